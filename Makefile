@@ -1,0 +1,64 @@
+# Transfer Learning in Medicine: the course's commands.
+#   make course      set up, prepare data and cache, copy the lessons to workspace/, open JupyterLab
+#   make test        set up if needed, run every test (lessons executed, nbgrader round trip)
+# Run `make help` for the rest. Users without make: see README.md ("Without make").
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8888
+IP ?= 127.0.0.1
+NO_BROWSER ?=
+LAB_FLAGS = --ip=$(IP) --port=$(PORT) $(if $(NO_BROWSER),--no-browser) $(if $(TOKEN),--IdentityProvider.token=$(TOKEN))
+
+# Use the provided data copy when it sits beside the repository.
+SHARED_DATA := $(abspath ../shared/datasets)
+ifneq ($(wildcard $(SHARED_DATA)/SOURCES.md),)
+export COURSE_DATA_DIR ?= $(SHARED_DATA)
+endif
+export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_ENABLE_ONEDNN_OPTS := 0
+
+.PHONY: help setup course prepare workspace lab instructor release test bench clean-cache
+
+help:
+	@sed -n 's/^#   //p' $(MAKEFILE_LIST); \
+	echo "  make setup       create $(VENV) with the pinned requirements"; \
+	echo "  make prepare     check data, pretrain and warm the cache (the night before a workshop)"; \
+	echo "  make instructor  JupyterLab at the repository root, with nbgrader's formgrader"; \
+	echo "  make release     regenerate notebooks/ (student release) from solutions/ with nbgrader"; \
+	echo "  make bench       execute every lesson cold and warm and print the timing report"
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+prepare: setup
+	$(PY) -m helpers.course prepare
+
+workspace: setup
+	$(PY) -m helpers.course workspace
+
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=workspace $(LAB_FLAGS)
+
+course: prepare workspace lab
+
+instructor: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_FLAGS)
+
+release: setup
+	$(PY) -m helpers.course release
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m pytest tests/test_lessons.py -q
+	$(PY) -m helpers.course timing
+
+clean-cache:
+	rm -rf .cache

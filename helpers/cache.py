@@ -1,0 +1,97 @@
+"""The course's one on-disk cache for anything trained more than once.
+
+Results are keyed by the function's name, the source code of the ``helpers``
+package, the library versions and the arguments (``joblib.hash``), so editing
+a helper or changing data (pass its MD5 or name in the arguments) makes a new
+entry. The cache lives in ``COURSE_CACHE_DIR`` or the repository's ignored
+``.cache/`` folder, never under ``COURSE_DATA_DIR``.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import joblib
+
+from helpers import REPO_ROOT
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def cache_dir() -> Path:
+    """The cache folder: ``COURSE_CACHE_DIR`` if set, else ``<repo>/.cache``."""
+    env = os.environ.get("COURSE_CACHE_DIR")
+    path = Path(env).expanduser().resolve() if env else REPO_ROOT / ".cache"
+    data = os.environ.get("COURSE_DATA_DIR")
+    if data and Path(data).expanduser().resolve() in (path, *path.parents):
+        raise ValueError(f"The cache folder {path} is inside COURSE_DATA_DIR ({data}); "
+                         "set COURSE_CACHE_DIR to a folder of its own.")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of every ``helpers/*.py`` source file and of the library versions."""
+    import keras
+    import numpy
+    import sklearn
+
+    digest = hashlib.sha256()
+    for path in sorted((REPO_ROOT / "helpers").glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    digest.update(f"{keras.__version__} {numpy.__version__} {sklearn.__version__}".encode())
+    return digest.hexdigest()[:16]
+
+
+def cache_key(func_name: str, *args: Any, **kwargs: Any) -> str:
+    """The key of one call: function name, code fingerprint and arguments."""
+    return joblib.hash((func_name, code_fingerprint(), args, sorted(kwargs.items())))
+
+
+def cached(func: F) -> F:
+    """Decorator: store ``func``'s result on disk and return it on later calls.
+
+    Use it for deterministic, seeded training runs whose result is plain data
+    (arrays, dicts, lists of weights), never for Keras model objects.
+    """
+    name = f"{func.__module__}.{func.__qualname__}"
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        path = cache_dir() / name / f"{cache_key(name, *args, **kwargs)}.joblib"
+        if path.is_file():
+            try:
+                return joblib.load(path)
+            except Exception:  # a half-written or stale file: recompute it
+                path.unlink(missing_ok=True)
+        result = func(*args, **kwargs)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        joblib.dump(result, tmp)
+        os.replace(tmp, path)  # atomic: parallel kernels never read half a file
+        return result
+
+    wrapper.cache_path = lambda *a, **k: cache_dir() / name / f"{cache_key(name, *a, **k)}.joblib"  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def is_cached(func: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """True when ``func(*args, **kwargs)`` would come from the cache."""
+    return func.cache_path(*args, **kwargs).is_file()  # type: ignore[attr-defined]
+
+
+class Timer:
+    """Context manager that measures wall seconds: ``with Timer() as t: ...; t.seconds``."""
+
+    def __enter__(self) -> "Timer":
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.seconds = time.perf_counter() - self.start

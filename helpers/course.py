@@ -1,0 +1,267 @@
+"""The course command: ``python -m helpers.course {prepare,workspace,release,timing,lessons}``.
+
+- ``prepare``: check (or download) the data, execute every lesson once so the
+  cache holds every sweep and pretrained model, then confirm the course runs
+  offline. What a workshop presenter runs the night before.
+- ``workspace``: copy the student release (``notebooks/``) into the ignored
+  ``workspace/`` folder, never overwriting a file a learner already has.
+- ``release``: regenerate ``notebooks/`` from ``solutions/`` with nbgrader.
+- ``timing``: print the timing report written by the lesson tests.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from helpers import REPO_ROOT
+
+SOLUTIONS = REPO_ROOT / "solutions"
+RELEASE = REPO_ROOT / "notebooks"
+WORKSPACE = REPO_ROOT / "workspace"
+REPORTS = REPO_ROOT / "reports"
+TIMING_COMMITTED = REPORTS / "timing.json"
+TIMING_LATEST = REPORTS / "timing-latest.json"
+
+
+# ----------------------------------------------------------------------- lessons
+def lessons() -> list[str]:
+    """Lesson names, in order: the folders of ``solutions/`` holding ``<name>.ipynb``.
+
+    ``COURSE_LESSONS=01_background,04_finetune`` restricts commands and tests to those.
+    """
+    names = sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
+    only = [n for n in os.environ.get("COURSE_LESSONS", "").split(",") if n]
+    return [n for n in names if n in only] if only else names
+
+
+def lesson_title(name: str, root: Path = SOLUTIONS) -> str:
+    """The first heading of a lesson's first markdown cell."""
+    nb = json.loads((root / name / f"{name}.ipynb").read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            first = "".join(cell["source"]).strip().splitlines()[0]
+            return first.lstrip("# ").strip()
+    return name
+
+
+# --------------------------------------------------------------------- executing
+def _seconds(meta: dict) -> float | None:
+    start, end = meta.get("iopub.execute_input"), meta.get("shell.execute_reply")
+    if not (start and end):
+        return None
+    parse = lambda s: dt.datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds()
+
+
+def _peak_rss_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def execute_notebook(path: Path, timeout: int = 600, env: dict[str, str] | None = None,
+                     allow_errors: bool = False) -> dict[str, Any]:
+    """Execute a notebook top to bottom in its own folder; return timings and the executed notebook.
+
+    Returns ``{"seconds", "slowest_cell", "slowest_seconds", "peak_mib", "cells", "notebook"}``.
+    Raises ``nbclient.exceptions.CellExecutionError`` on the first failing cell
+    unless ``allow_errors``.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    old_env = dict(os.environ)
+    os.environ.update(env or {})
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(Path(path).parent)}})
+    peak: list[float | None] = [None]
+    start = time.perf_counter()
+    try:
+        with client.setup_kernel():
+            pid = getattr(getattr(client.km, "provisioner", None), "process", None)
+            pid = getattr(pid, "pid", None)
+            try:
+                for index, cell in enumerate(nb.cells):
+                    client.execute_cell(cell, index)
+            finally:
+                peak[0] = _peak_rss_mib(pid) if pid else None
+    finally:
+        os.environ.clear()
+        os.environ.update(old_env)
+    total = time.perf_counter() - start
+    cells = [(i, _seconds(c.metadata.get("execution", {})) or 0.0) for i, c in enumerate(nb.cells)
+             if c.cell_type == "code"]
+    slow_i, slow_s = max(cells, key=lambda t: t[1]) if cells else (None, 0.0)
+    return {"seconds": round(total, 1), "slowest_cell": slow_i, "slowest_seconds": round(slow_s, 1),
+            "peak_mib": round(peak[0]) if peak[0] else None, "cells": cells, "notebook": nb}
+
+
+# ------------------------------------------------------------------------ report
+def write_timing(name: str, phase: str, result: dict[str, Any], path: Path = TIMING_LATEST) -> None:
+    """Record one execution (phase 'cold' or 'warm') of a lesson in the timing report."""
+    report = json.loads(path.read_text()) if path.is_file() else {}
+    report.setdefault("machine", f"{os.cpu_count()} CPU cores, {sys.platform}")
+    entry = report.setdefault("lessons", {}).setdefault(name, {})
+    entry[phase] = {k: result[k] for k in ("seconds", "slowest_cell", "slowest_seconds", "peak_mib")}
+    report["written"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def timing_table(path: Path = TIMING_COMMITTED) -> str:
+    """The README's lesson table, rendered from a timing report."""
+    report = json.loads(path.read_text())
+    rows = ["| lesson | what it teaches | cold s | warm s | slowest cell (warm) s | peak memory MiB |",
+            "|---|---|---:|---:|---:|---:|"]
+    for name in lessons():
+        t = report.get("lessons", {}).get(name, {})
+        cold, warm = t.get("cold", {}), t.get("warm", {})
+        rows.append(f"| `{name}` | {lesson_title(name)} | {cold.get('seconds', '—')} | "
+                    f"{warm.get('seconds', '—')} | {warm.get('slowest_seconds', '—')} | "
+                    f"{max(cold.get('peak_mib') or 0, warm.get('peak_mib') or 0) or '—'} |")
+    return "\n".join(rows)
+
+
+def validation_problems(nb, expect_pass: bool = True) -> dict:
+    """nbgrader's validator verdict on an already executed notebook (no second execution).
+
+    Returns nbgrader's result dict: empty when the notebook validates; with
+    ``expect_pass=False`` (nbgrader's ``--invert``) it lists graded cells that pass.
+    """
+    import tempfile
+
+    import nbformat
+    from nbgrader.preprocessors import CheckCellMetadata
+    from nbgrader.validator import Validator
+
+    validator = Validator(invert=not expect_pass)
+    validator.preprocessors = [CheckCellMetadata]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "executed.ipynb"
+        nbformat.write(nb, path)
+        return validator.validate(str(path))
+
+
+def mark_prepared(seconds: dict[str, float]) -> Path:
+    """Record that every lesson executed against the current cache (what ``prepare`` checks)."""
+    from helpers.cache import cache_dir, code_fingerprint
+
+    stamp = cache_dir() / f"prepared-{code_fingerprint()}.json"
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(seconds, indent=2))
+    return stamp
+
+
+# ----------------------------------------------------------------------- commands
+def prepare(force: bool = False) -> int:
+    """Check data, execute every lesson once (fills the cache), confirm offline readiness."""
+    from helpers.cache import cache_dir, code_fingerprint
+    from helpers.data import DataError, check_all, download, registry
+
+    missing = {p: s for p, s in check_all().items() if not s.startswith("ok")}
+    for name, info in registry().items():
+        if any(f["path"] in missing for f in info["files"]):
+            print(f"{name}: not found locally, downloading...")
+            try:
+                download(name)
+            except (DataError, OSError, Exception) as exc:  # offline, server down...
+                print(f"Could not download {name}: {exc}\n{missing[info['files'][0]['path']]}")
+                return 1
+    print("data: every registered file present and MD5-checked")
+    stamp = cache_dir() / f"prepared-{code_fingerprint()}.json"
+    if stamp.is_file() and not force:
+        print(f"cache: already prepared for this version of the course ({stamp.name}); "
+              "`python -m helpers.course prepare --force` redoes it")
+        return 0
+    done = {}
+    for name in lessons():
+        print(f"executing {name} to fill the cache ...", flush=True)
+        result = execute_notebook(SOLUTIONS / name / f"{name}.ipynb", timeout=1200)
+        done[name] = result["seconds"]
+        print(f"  {name}: {result['seconds']:.0f} s")
+    mark_prepared(done)
+    print("ready: the course now runs offline from the cache in", cache_dir())
+    return 0
+
+
+def workspace(dest: Path = WORKSPACE) -> list[Path]:
+    """Copy the student release into ``dest``; never overwrite what is there. Returns the new files."""
+    copied = []
+    for src in sorted(RELEASE.rglob("*")):
+        if src.is_dir() or ".ipynb_checkpoints" in src.parts:
+            continue
+        target = dest / src.relative_to(RELEASE)
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+        copied.append(target)
+    kept = sum(1 for p in dest.rglob("*.ipynb")) - sum(1 for p in copied if p.suffix == ".ipynb")
+    print(f"workspace {dest}: {len(copied)} new file(s) copied, {kept} existing notebook(s) kept as they are")
+    return copied
+
+
+def nbgrader(*args: str, root: Path = REPO_ROOT, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``nbgrader`` with the course config, for the course rooted at ``root``."""
+    config = Path(root) / "nbgrader_config.py"
+    if not config.is_file():  # nbgrader reads its config from the working folder only
+        shutil.copy(REPO_ROOT / "nbgrader_config.py", config)
+    # nbgrader runs `alembic` (gradebook migrations) from PATH: put this environment's bin/ first.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "COURSE_ROOT": str(root), "PATH": path}
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def release(root: Path = REPO_ROOT) -> None:
+    """Regenerate the student release (``notebooks/``) of every lesson from ``solutions/``."""
+    for name in lessons():
+        nbgrader("generate_assignment", name, "--force", "--no-db", root=root)
+        print(f"generated {root / 'notebooks' / name}")
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.course", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prepare", help="check data, fill the cache, confirm offline readiness")
+    p.add_argument("--force", action="store_true")
+    sub.add_parser("workspace", help="copy notebooks/ into workspace/ without overwriting")
+    sub.add_parser("release", help="regenerate notebooks/ from solutions/ (nbgrader generate_assignment)")
+    t = sub.add_parser("timing", help="print the timing report")
+    t.add_argument("--committed", action="store_true", help="the committed reports/timing.json")
+    sub.add_parser("lessons", help="list the lessons")
+    args = parser.parse_args(argv)
+    if args.cmd == "prepare":
+        return prepare(args.force)
+    if args.cmd == "workspace":
+        workspace()
+    elif args.cmd == "release":
+        release()
+    elif args.cmd == "timing":
+        path = TIMING_COMMITTED if args.committed or not TIMING_LATEST.is_file() else TIMING_LATEST
+        print(f"timing report {path} ({json.loads(path.read_text()).get('written', '')}):")
+        print(timing_table(path))
+    elif args.cmd == "lessons":
+        for name in lessons():
+            print(f"{name}: {lesson_title(name)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

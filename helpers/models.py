@@ -1,0 +1,263 @@
+"""Small CNN and RNN builders, weight files with clear errors, freezing, training.
+
+Layers have fixed names (``block1_conv``, ``block1_bn``, ... ``head``) so that
+weights saved from one model load into another built the same way, and so a
+mismatch can be reported by layer name.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+import helpers  # noqa: F401  (quiet TensorFlow before it loads)
+import keras
+from keras import layers
+
+
+class WeightsMismatchError(ValueError):
+    """Weights in a file do not fit the model they are loaded into."""
+
+
+# ------------------------------------------------------------------ input checks
+def check_images(x: np.ndarray, name: str = "x", channels: int | None = None) -> None:
+    """Raise a clear ValueError for images a Keras CNN would choke on.
+
+    Catches the classic mistakes: no channel axis (N, H, W), unscaled uint8
+    pixels (0-255), or the wrong number of channels for the model.
+    """
+    x = np.asarray(x)
+    if x.ndim == 3:
+        raise ValueError(f"{name} has shape {x.shape}: the channel axis is missing. Keras Conv2D "
+                         f"expects (N, H, W, C); add it with {name} = {name}[..., None].")
+    if x.ndim != 4:
+        raise ValueError(f"{name} has shape {x.shape}; images must be (N, H, W, C).")
+    if x.dtype == np.uint8 or (x.size and float(np.max(x)) > 1.0 + 1e-6):
+        raise ValueError(f"{name} looks unscaled (dtype {x.dtype}, max {np.max(x)}). The course's "
+                         f"models expect float32 in [0, 1]: use {name}.astype('float32') / 255.")
+    if channels is not None and x.shape[-1] != channels:
+        raise ValueError(f"{name} has {x.shape[-1]} channel(s) but the model expects {channels}.")
+
+
+# ---------------------------------------------------------------------- builders
+def build_cnn_base(
+    input_shape: Sequence[int] = (28, 28, 1),
+    filters: Sequence[int] = (16, 32, 64),
+    batch_norm: bool = False,
+    weight_decay: float = 0.0,
+    name: str = "base",
+) -> keras.Sequential:
+    """Convolutional base: blocks of Conv(3x3, same) [-> BatchNorm] -> ReLU -> MaxPool, then global average pooling."""
+    reg = keras.regularizers.l2(weight_decay) if weight_decay else None
+    stack: list[layers.Layer] = [keras.Input(tuple(input_shape))]
+    for i, f in enumerate(filters, start=1):
+        stack.append(layers.Conv2D(f, 3, padding="same", use_bias=not batch_norm,
+                                   kernel_regularizer=reg, name=f"block{i}_conv"))
+        if batch_norm:
+            stack.append(layers.BatchNormalization(name=f"block{i}_bn"))
+        stack.append(layers.ReLU(name=f"block{i}_relu"))
+        stack.append(layers.MaxPooling2D(2, name=f"block{i}_pool"))
+    stack.append(layers.GlobalAveragePooling2D(name="gap"))
+    return keras.Sequential(stack, name=name)
+
+
+def augmentation(name: str = "augment") -> keras.Sequential:
+    """Light augmentation for 28-px medical images: small shifts, rotations, zoom."""
+    return keras.Sequential([
+        layers.RandomTranslation(0.1, 0.1, fill_mode="nearest"),
+        layers.RandomRotation(0.05, fill_mode="nearest"),
+        layers.RandomZoom(0.1, fill_mode="nearest"),
+    ], name=name)
+
+
+def build_cnn(
+    input_shape: Sequence[int] = (28, 28, 1),
+    n_classes: int = 2,
+    filters: Sequence[int] = (16, 32, 64),
+    batch_norm: bool = False,
+    dropout: float = 0.3,
+    weight_decay: float = 0.0,
+    augment: bool = False,
+    name: str = "cnn",
+) -> keras.Model:
+    """A small CNN classifier: [augmentation] -> base -> dropout -> softmax head."""
+    inputs = keras.Input(tuple(input_shape), name="image")
+    x = augmentation()(inputs) if augment else inputs
+    x = build_cnn_base(input_shape, filters, batch_norm, weight_decay)(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="head")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_finetune_model(base: keras.Model, n_classes: int, dropout: float = 0.3,
+                         augment: bool = False, name: str = "finetune") -> keras.Model:
+    """Put a new softmax head on a (pretrained) base.
+
+    Batch normalisation: in Keras 3 a functional model passes the outer
+    ``training`` flag to every layer (a ``training=False`` written here would
+    be overridden during ``fit``). What keeps a BatchNormalization layer on its
+    pretrained statistics is ``trainable = False``: :func:`freeze` and
+    :func:`unfreeze_top` (which keeps BN frozen) do that.
+    """
+    inputs = keras.Input(base.input_shape[1:], name="image")
+    x = augmentation()(inputs) if augment else inputs
+    x = base(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="head")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_rnn(
+    input_shape: Sequence[int] = (96, 1),
+    n_classes: int = 2,
+    cell: str = "gru",
+    units: int = 32,
+    n_layers: int = 2,
+    conv_front: bool = False,
+    dropout: float = 0.2,
+    name: str = "rnn",
+) -> keras.Model:
+    """A recurrent classifier for ECG beats: [Conv1D front end] -> stacked RNN -> softmax head.
+
+    ``cell`` is ``"simple"``, ``"gru"`` or ``"lstm"``. The recurrent part is a
+    sub-model named ``encoder`` so it can be pretrained and transferred.
+    """
+    cells = {"simple": layers.SimpleRNN, "gru": layers.GRU, "lstm": layers.LSTM}
+    if cell not in cells:
+        raise ValueError(f"cell must be one of {sorted(cells)}, got {cell!r}.")
+    stack: list[layers.Layer] = [keras.Input(tuple(input_shape))]
+    if conv_front:
+        stack += [layers.Conv1D(units, 5, padding="same", activation="relu", name="front_conv"),
+                  layers.MaxPooling1D(2, name="front_pool")]
+    for i in range(1, n_layers + 1):
+        stack.append(cells[cell](units, return_sequences=i < n_layers, name=f"rnn{i}"))
+    encoder = keras.Sequential(stack, name="encoder")
+    inputs = keras.Input(tuple(input_shape), name="beat")
+    x = layers.Dropout(dropout, name="dropout")(encoder(inputs))
+    outputs = layers.Dense(n_classes, activation="softmax", name="head")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# ------------------------------------------------------------------ freezing
+def freeze(model: keras.Layer) -> keras.Layer:
+    """Make every weight of ``model`` non-trainable. Returns it."""
+    model.trainable = False
+    return model
+
+
+def unfreeze_top(base: keras.Model, n_blocks: int = 1, keep_batch_norm_frozen: bool = True) -> list[str]:
+    """Unfreeze the top ``n_blocks`` convolutional blocks of a base; return their layer names.
+
+    Batch-normalisation layers stay frozen by default: with few labels their
+    running statistics would drift away from the pretrained ones.
+    """
+    blocks = sorted({layer.name.split("_")[0] for layer in base.layers if layer.name.startswith("block")},
+                    key=lambda b: int(b[5:]))
+    if not 0 <= n_blocks <= len(blocks):
+        raise ValueError(f"n_blocks must be between 0 and {len(blocks)} for this base.")
+    base.trainable = True
+    top = set(blocks[len(blocks) - n_blocks:])
+    unfrozen = []
+    for layer in base.layers:
+        block = layer.name.split("_")[0]
+        is_bn = isinstance(layer, layers.BatchNormalization)
+        layer.trainable = block in top and not (is_bn and keep_batch_norm_frozen)
+        if layer.trainable and layer.weights:
+            unfrozen.append(layer.name)
+    return unfrozen
+
+
+def trainable_summary(model: keras.Model) -> list[tuple[str, int, bool]]:
+    """(variable path, size, trainable) for every weight: what a fit would change."""
+    trainable = {id(v) for v in model.trainable_weights}
+    return [(v.path, int(np.prod(v.shape)), id(v) in trainable) for v in model.weights]
+
+
+# --------------------------------------------------------------- weight files
+def save_weights(model: keras.Model, path: str | os.PathLike) -> Path:
+    """Save every weight of ``model`` as named arrays (``.npz``) keyed by variable path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {v.path: np.asarray(v.numpy()) for v in model.weights}
+    if len(arrays) != len(model.weights):
+        raise ValueError(f"{model.name} has duplicate variable paths; give its layers unique names.")
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def load_weights(model: keras.Model, path: str | os.PathLike) -> list[str]:
+    """Load weights saved by :func:`save_weights` into ``model``; return the loaded paths.
+
+    Every weight of the model must be in the file with the same shape; weights
+    in the file that the model lacks (e.g. the source task's head) are ignored.
+    On a mismatch nothing is changed and the error names the layer and both shapes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No weights file at {path}. Create it with "
+                                "`python -m helpers.pretrain` (or save_weights).")
+    try:
+        with np.load(path) as f:
+            stored = {k: f[k] for k in f.files}
+    except (ValueError, OSError) as exc:
+        raise WeightsMismatchError(f"{path} is not a weights file written by save_weights: {exc}") from exc
+    missing, wrong = [], []
+    for v in model.weights:
+        if v.path not in stored:
+            missing.append(v.path)
+        elif tuple(stored[v.path].shape) != tuple(v.shape):
+            wrong.append(f"layer '{v.path.rsplit('/', 1)[0]}' weight '{v.path.rsplit('/', 1)[1]}': "
+                         f"file has shape {tuple(stored[v.path].shape)}, model expects {tuple(v.shape)}")
+    if wrong or missing:
+        lines = wrong[:5] + [f"weight '{m}' is not in the file" for m in missing[:5]]
+        raise WeightsMismatchError(
+            f"The weights in {path.name} do not fit model '{model.name}':\n  " + "\n  ".join(lines)
+            + f"\n({len(wrong)} shape mismatch(es), {len(missing)} missing.) The file was saved from a "
+            "different architecture: build the model with the same filters, input shape and "
+            "batch_norm setting as the one that was saved.")
+    for v in model.weights:
+        v.assign(stored[v.path])
+    return [v.path for v in model.weights]
+
+
+# -------------------------------------------------------------------- training
+def compile_classifier(model: keras.Model, lr: float = 1e-3) -> keras.Model:
+    """Compile with Adam, sparse categorical cross-entropy and accuracy."""
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def train_classifier(
+    model: keras.Model,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    epochs: int = 30,
+    lr: float = 1e-3,
+    batch_size: int = 32,
+    patience: int = 5,
+    class_weight: dict[int, float] | None = None,
+    verbose: int = 0,
+) -> keras.callbacks.History:
+    """Compile and fit with early stopping on validation loss (best weights restored)."""
+    if len(model.input_shape) == 4:  # an image model
+        check_images(x_train, "x_train", channels=model.input_shape[-1])
+        check_images(x_val, "x_val", channels=model.input_shape[-1])
+    compile_classifier(model, lr)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    return model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs,
+                     batch_size=batch_size, callbacks=[stop], class_weight=class_weight,
+                     verbose=verbose, shuffle=True)
+
+
+def predict_proba(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities (N, n_classes), with the image checks first."""
+    if len(model.input_shape) == 4:
+        check_images(x, "x", channels=model.input_shape[-1])
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))

@@ -1,0 +1,118 @@
+"""The README's course command on a fresh copy: installs, serves JupyterLab; instructor mode lists lessons.
+
+Slow (it builds a virtual environment from requirements.txt), so it runs last
+and reuses the session's warm cache, which the lesson tests marked prepared.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO_ROOT, course
+
+TOKEN = "course-test-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers={"Authorization": f"token {TOKEN}"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+    except OSError:
+        return 0, b""
+
+
+@pytest.fixture(scope="module")
+def fresh_copy(tmp_path_factory) -> Path:
+    """The tracked files of the working tree, as a fresh clone would have them."""
+    dest = tmp_path_factory.mktemp("fresh") / "course"
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, files):
+        src = REPO_ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
+
+
+def _serve(copy: Path, target: str, port: int, log: Path):
+    env = {**os.environ, "NO_BROWSER": "1"}
+    env.pop("VIRTUAL_ENV", None)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(["make", target, "NO_BROWSER=1", f"PORT={port}", f"TOKEN={TOKEN}"],
+                                cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return proc
+
+
+def _wait(proc, url: str, log: Path, limit: float = 900) -> tuple[int, bytes]:
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the command stopped with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        status, body = _get(url)
+        if status == 200:
+            return status, body
+        time.sleep(2)
+    pytest.fail(f"no answer from {url} within {limit} s:\n{log.read_text()[-4000:]}")
+
+
+def _stop(proc) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_make_course_installs_and_serves_jupyterlab(fresh_copy, data_dir, tmp_path):
+    port, log = _free_port(), tmp_path / "course.log"
+    proc = _serve(fresh_copy, "course", port, log)
+    try:
+        status, body = _wait(proc, f"http://127.0.0.1:{port}/lab", log)
+        assert status == 200 and b"JupyterLab" in body
+        status, body = _get(f"http://127.0.0.1:{port}/api/contents/{course.lessons()[0]}")
+        assert status == 200, "the workspace should hold the released lessons"
+        names = {item["name"] for item in json.loads(body)["content"]}
+        assert f"{course.lessons()[0]}.ipynb" in names
+    finally:
+        _stop(proc)
+    assert (fresh_copy / ".venv" / "bin" / "jupyter").is_file()
+    for name in course.lessons():
+        assert (fresh_copy / "workspace" / name / f"{name}.ipynb").is_file()
+    # A learner's edit survives the next `make course` (workspace is never overwritten).
+    mine = fresh_copy / "workspace" / course.lessons()[0] / f"{course.lessons()[0]}.ipynb"
+    mine.write_text(mine.read_text().replace("Why transfer learning", "MY NOTES: why transfer learning"))
+    subprocess.run(["make", "workspace"], cwd=fresh_copy, check=True, capture_output=True)
+    assert "MY NOTES" in mine.read_text()
+
+
+def test_instructor_mode_formgrader_lists_the_lessons(fresh_copy, data_dir, tmp_path):
+    if not (fresh_copy / ".venv" / ".installed").is_file():
+        pytest.skip("needs the environment built by the previous test")
+    port, log = _free_port(), tmp_path / "instructor.log"
+    proc = _serve(fresh_copy, "instructor", port, log)
+    try:
+        _wait(proc, f"http://127.0.0.1:{port}/lab", log)
+        status, body = _wait(proc, f"http://127.0.0.1:{port}/formgrader/api/assignments", log, limit=60)
+        listed = {a["name"] for a in json.loads(body)}
+        assert set(course.lessons()) <= listed, listed
+    finally:
+        _stop(proc)

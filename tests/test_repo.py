@@ -1,0 +1,118 @@
+"""Repository rules: no outputs or data in git, one pinned environment, README from the report."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO_ROOT, course, data
+
+SETUP_CELL = "from helpers.device import setup\n\ninfo = setup(seed=42)"
+
+
+def _tracked() -> list[Path]:
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip("not a git checkout")
+    return [REPO_ROOT / p for p in out.stdout.split("\0") if p]
+
+
+def _notebooks() -> list[Path]:
+    return sorted(list(course.SOLUTIONS.rglob("*.ipynb")) + list(course.RELEASE.rglob("*.ipynb")))
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_committed_notebooks_store_no_outputs(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+             and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{path.name}: cells {dirty} store outputs; clear them before committing"
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_every_notebook_opens_with_the_same_setup_cell(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code and code[0].strip() == SETUP_CELL, f"{path.name}: the first code cell must be\n{SETUP_CELL}"
+    assert nb["cells"][0]["cell_type"] == "markdown" and "".join(nb["cells"][0]["source"]).startswith("# ")
+
+
+def test_no_tracked_file_is_a_registered_data_file():
+    known = {f["md5"] for info in data.registry().values() for f in info["files"]}
+    copies = [p for p in _tracked() if p.is_file() and hashlib.md5(p.read_bytes()).hexdigest() in known]
+    assert not copies, f"data files are tracked by git: {copies}"
+
+
+def test_no_data_or_weight_files_are_tracked():
+    bad = [p for p in _tracked() if re.search(r"\.(npz|npy|dat|atr|hea|h5|keras|ckpt|pt|zip|gz|joblib)$", p.name)]
+    assert not bad, bad
+
+
+def test_no_absolute_machine_paths_in_tracked_text():
+    parent = str(REPO_ROOT.parent) + "/"
+    hits = [p for p in _tracked() if p.is_file() and p.suffix in {".py", ".md", ".ipynb", ".yml", ".txt", ".cfg", ".toml"}
+            and parent in p.read_text(encoding="utf-8", errors="ignore")]
+    assert not hits, hits
+
+
+def test_environment_yml_installs_the_pinned_requirements():
+    text = (REPO_ROOT / "environment.yml").read_text()
+    assert re.search(r"^\s*-\s*python=3\.11\s*$", text, re.M)
+    pip_lines = re.findall(r"^\s{6}-\s*(.+?)\s*$", text.split("- pip:")[1], re.M)
+    assert pip_lines == ["-r requirements.txt", "-e ."], (
+        "environment.yml's pip: section must install requirements.txt and the package, nothing else, "
+        "so conda users get exactly the pins `make setup` installs")
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "-r requirements.txt -e ." in makefile
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            m = re.match(r"^([A-Za-z0-9_.\-\[\]]+)==([^;\s]+)(\s*;.*)?$", line)
+            assert m, f"{path.name}: '{line}' is not pinned with =="
+            pins[m.group(1).split("[")[0].lower() + (m.group(3) or "")] = m.group(2)
+    return pins
+
+
+def test_requirements_are_pinned_with_platform_markers():
+    pins = _pins(REPO_ROOT / "requirements.txt")
+    assert pins['tensorflow-cpu; sys_platform != "darwin"'] == pins['tensorflow; sys_platform == "darwin"']
+    for name in ("keras", "jupyterlab", "nbgrader", "numpy", "matplotlib", "ipywidgets", "scikit-learn",
+                 "tqdm", "pooch"):
+        assert name in pins, f"{name} must be pinned in requirements.txt"
+    gpu = _pins(REPO_ROOT / "requirements-gpu.txt")
+    assert list(gpu.values()) == [pins['tensorflow-cpu; sys_platform != "darwin"']], \
+        "requirements-gpu.txt must pin the same TensorFlow version"
+
+
+def test_installed_versions_match_the_pins():
+    from importlib.metadata import version
+
+    for key, pinned in _pins(REPO_ROOT / "requirements.txt").items():
+        name = key.split(";")[0]
+        if "darwin" in key and ("!=" in key) != (__import__("sys").platform != "darwin"):
+            continue
+        assert version(name) == pinned, f"{name} {version(name)} installed, {pinned} pinned: run `make setup`"
+
+
+def test_readme_lesson_table_is_the_committed_timing_report():
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert course.timing_table() in readme, (
+        "README's lesson table must be `python -m helpers.course timing --committed` output")
+    report = json.loads(course.TIMING_COMMITTED.read_text())
+    assert set(report["lessons"]) == set(course.lessons()), "reports/timing.json must cover every lesson"
+
+
+def test_readme_has_the_two_commands_licence_and_clinical_note():
+    readme = (REPO_ROOT / "README.md").read_text()
+    for needle in ("make course", "make test", "not for clinical use", "LICENSE", "CITATION.cff",
+                   "COURSE_DATA_DIR", "requirements-gpu.txt", "environment.yml"):
+        assert needle in readme, needle
+    assert (REPO_ROOT / "LICENSE").is_file() and (REPO_ROOT / "CITATION.cff").is_file()
