@@ -1,9 +1,10 @@
 """The course's one on-disk cache for anything trained more than once.
 
-Results are keyed by the function's name, the source code of the ``helpers``
-package, the library versions and the arguments (``joblib.hash``), so editing
-a helper or changing data (pass its MD5 or name in the arguments) makes a new
-entry. The cache lives in ``COURSE_CACHE_DIR`` or the repository's ignored
+Results are keyed by the function's name, the source code of its own module
+and of the core modules every training run uses (data, models, experiments,
+cache), the library versions and the arguments (``joblib.hash``), so editing
+that code or changing data (pass its MD5 or name in the arguments) makes a new
+entry, while editing an unrelated helper does not. The cache lives in ``COURSE_CACHE_DIR`` or the repository's ignored
 ``.cache/`` folder, never under ``COURSE_DATA_DIR``.
 """
 from __future__ import annotations
@@ -33,15 +34,28 @@ def cache_dir() -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """Hash of every ``helpers/*.py`` source file and of the library versions."""
+CORE_MODULES = ("cache.py", "data.py", "models.py", "experiments.py")
+
+
+@functools.lru_cache(maxsize=None)
+def code_fingerprint(module: str | None = None) -> str:
+    """Hash of the library versions and of source files in ``helpers/``.
+
+    With ``module`` (e.g. ``"helpers.transfer"``): that module plus the core
+    modules. Without: every ``helpers/*.py`` (the version of the whole course).
+    """
     import keras
     import numpy
     import sklearn
 
+    folder = REPO_ROOT / "helpers"
+    if module is None:
+        files = sorted(folder.glob("*.py"))
+    else:
+        own = folder / f"{module.rsplit('.', 1)[-1]}.py"
+        files = sorted({folder / name for name in CORE_MODULES} | ({own} if own.is_file() else set()))
     digest = hashlib.sha256()
-    for path in sorted((REPO_ROOT / "helpers").glob("*.py")):
+    for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     digest.update(f"{keras.__version__} {numpy.__version__} {sklearn.__version__}".encode())
@@ -49,8 +63,9 @@ def code_fingerprint() -> str:
 
 
 def cache_key(func_name: str, *args: Any, **kwargs: Any) -> str:
-    """The key of one call: function name, code fingerprint and arguments."""
-    return joblib.hash((func_name, code_fingerprint(), args, sorted(kwargs.items())))
+    """The key of one call: function name, fingerprint of its code, and arguments."""
+    module = func_name.rsplit(".", 1)[0] if "." in func_name else None
+    return joblib.hash((func_name, code_fingerprint(module), args, sorted(kwargs.items())))
 
 
 def cached(func: F) -> F:

@@ -27,9 +27,15 @@ def test_second_call_reads_the_cache(tmp_path, monkeypatch):
 
 def test_key_changes_with_code(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
-    key = cache.cache_key("f", 1)
-    monkeypatch.setattr(cache, "code_fingerprint", lambda: "other-code")
-    assert cache.cache_key("f", 1) != key
+    key = cache.cache_key("helpers.experiments.f", 1)
+    monkeypatch.setattr(cache, "code_fingerprint", lambda module=None: "other-code")
+    assert cache.cache_key("helpers.experiments.f", 1) != key
+
+
+def test_fingerprint_covers_own_module_and_core_only():
+    assert cache.code_fingerprint("helpers.experiments") != cache.code_fingerprint("helpers.metrics")
+    assert cache.code_fingerprint("helpers.experiments") == cache.code_fingerprint("helpers.experiments")
+    assert cache.code_fingerprint() != cache.code_fingerprint("helpers.experiments")
 
 
 def test_corrupt_entry_is_recomputed(tmp_path, monkeypatch):
