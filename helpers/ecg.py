@@ -1,0 +1,263 @@
+"""ECG beats for lesson 03: resampling, splits, augmentation, cached pretraining and fine-tuning.
+
+ECG200 (100 train / 100 test beats of length 96, myocardial infarction vs
+normal) is the target task; ECG5000's 500 training beats (length 140, five
+beat classes) are the source task, resampled to 96 samples so one recurrent
+encoder reads both. Every training run goes through the course cache, so a
+lesson executed a second time reads results instead of training.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from helpers.cache import cached
+from helpers.data import EcgRecord, Split, load_dataset, stratified_budget
+
+LENGTH = 96
+"""Common beat length: ECG200's own length; ECG5000's 140 samples are resampled to it."""
+
+# The recurrent classifier and how it is trained on ECG200 (settings are chosen
+# on the validation beats cut from ECG200's training split, never on its test split).
+RNN_RECIPE: dict[str, Any] = {
+    "cell": "gru", "units": 32, "n_layers": 1, "conv_front": True, "filters": 32, "pool": 4, "readout": "last",
+    "dropout": 0.2, "lr": 1e-3, "batch_size": 32, "epochs": 60, "patience": 10, "augment": 4,
+}
+# How the encoder is pretrained on ECG5000 (five beat classes).
+PRETRAIN_RECIPE: dict[str, Any] = {"lr": 1e-3, "batch_size": 32, "epochs": 30, "patience": 6, "augment": 0}
+ARCH_KEYS = ("cell", "units", "n_layers", "conv_front", "filters", "pool", "readout")
+
+
+# ----------------------------------------------------------------- preprocessing
+def resample(x: np.ndarray, length: int = LENGTH) -> np.ndarray:
+    """Linearly resample beats of shape (N, T) or (N, T, 1) to ``length`` samples (float32, (N, length, 1))."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 3:
+        if x.shape[2] != 1:
+            raise ValueError(f"expected one lead, (N, T, 1); got {x.shape}")
+        x = x[..., 0]
+    if x.ndim != 2:
+        raise ValueError(f"beats must be (N, T) or (N, T, 1); got {x.shape}")
+    old = np.linspace(0.0, 1.0, x.shape[1])
+    new = np.linspace(0.0, 1.0, length)
+    out = np.stack([np.interp(new, old, row) for row in x]) if len(x) else np.zeros((0, length))
+    return out.astype(np.float32)[..., None]
+
+
+def znorm(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """Z-normalise every beat on its own (mean 0, std 1 along time), as the UCR archive does."""
+    x = np.asarray(x, dtype=np.float32)
+    mean = x.mean(axis=1, keepdims=True)
+    std = x.std(axis=1, keepdims=True)
+    return (x - mean) / (std + eps)
+
+
+def ecg200_splits(seed: int = 0, n_val: int = 20) -> tuple[Split, Split, Split]:
+    """ECG200 as (train, val, test): ``n_val`` validation beats cut, stratified and seeded, from the 100 training beats."""
+    ds = load_dataset("ecg200")
+    n = len(ds.train.y)
+    if not 0 < n_val < n:
+        raise ValueError(f"n_val must be between 1 and {n - 1}, got {n_val}")
+    val_idx = stratified_budget(ds.train.y, fraction=n_val / n, seed=seed)
+    mask = np.zeros(n, dtype=bool)
+    mask[val_idx] = True
+    return (Split(ds.train.x[~mask], ds.train.y[~mask]), Split(ds.train.x[mask], ds.train.y[mask]), ds.test)
+
+
+def ecg5000_beats(length: int = LENGTH) -> Split:
+    """ECG5000's 500 training beats resampled to ``length`` and z-normalised; labels 0-4."""
+    ds = load_dataset("ecg5000")
+    return Split(znorm(resample(ds.train.x, length)), ds.train.y - ds.train.y.min())
+
+
+def augment(x: np.ndarray, y: np.ndarray, copies: int, seed: int,
+            scale: float = 0.1, shift: int = 3, noise: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """The beats plus ``copies`` randomly perturbed copies of each.
+
+    A perturbed copy is scaled in amplitude by up to ``scale``, shifted in
+    time by up to ``shift`` samples (edge values repeated) and gets Gaussian
+    noise of standard deviation ``noise``: changes that do not alter the diagnosis.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if copies <= 0:
+        return x, np.asarray(y)
+    rng = np.random.default_rng(seed)
+    out_x, out_y = [x], [np.asarray(y)]
+    t = np.arange(x.shape[1])
+    for _ in range(copies):
+        s = rng.integers(-shift, shift + 1, size=len(x))
+        idx = np.clip(t[None, :] - s[:, None], 0, x.shape[1] - 1)
+        shifted = np.take_along_axis(x, idx[..., None], axis=1)
+        amp = 1.0 + rng.uniform(-scale, scale, size=(len(x), 1, 1))
+        out_x.append((shifted * amp + rng.normal(0, noise, size=x.shape)).astype(np.float32))
+        out_y.append(np.asarray(y))
+    return np.concatenate(out_x), np.concatenate(out_y)
+
+
+# ------------------------------------------------------------------ MIT-BIH beats
+def beat_windows(record: EcgRecord, before: float = 0.25, after: float = 0.45, lead: int = 0,
+                 symbols: tuple[str, ...] = ("N", "L", "R", "A", "a", "J", "S", "V", "F", "e", "j", "E", "/", "f", "Q"),
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut one window per annotated beat around its R peak: (windows, symbols, R-peak samples).
+
+    Windows run from ``before`` seconds before to ``after`` seconds after the
+    peak; beats too close to the record's ends and non-beat annotations
+    (rhythm changes, noise marks) are skipped.
+    """
+    b, a = int(round(before * record.fs)), int(round(after * record.fs))
+    sig = record.signal[:, lead]
+    keep = [i for i, (s, sym) in enumerate(zip(record.beat_samples, record.beat_symbols))
+            if sym in symbols and s - b >= 0 and s + a <= len(sig)]
+    peaks = record.beat_samples[keep]
+    windows = np.stack([sig[p - b:p + a] for p in peaks]) if keep else np.zeros((0, a + b), np.float32)
+    return windows.astype(np.float32), record.beat_symbols[keep], peaks
+
+
+# ----------------------------------------------------------------- cached training
+def build_ecg_rnn(n_classes: int = 2, cell: str = "gru", units: int = 32, n_layers: int = 1,
+                  conv_front: bool = True, filters: int = 32, pool: int = 4, readout: str = "last",
+                  dropout: float = 0.2, length: int = LENGTH, name: str = "ecg_rnn"):
+    """Recurrent beat classifier: [Conv1D(7) -> ReLU -> MaxPool(pool)] -> stacked RNN -> dropout -> softmax.
+
+    ``readout="last"`` feeds the head the last hidden state; ``"mean"`` the
+    average of the top layer's hidden states over all steps.
+
+    The part before the head is a sub-model named ``encoder`` (what is pretrained
+    and transferred). The convolutional front end shortens the sequence the
+    RNN has to read by ``pool`` (96 -> 24 steps), which makes it faster and
+    easier to train on 80 beats.
+    """
+    import keras
+    from keras import layers
+
+    cells = {"simple": layers.SimpleRNN, "gru": layers.GRU, "lstm": layers.LSTM}
+    if cell not in cells:
+        raise ValueError(f"cell must be one of {sorted(cells)}, got {cell!r}.")
+    if readout not in ("last", "mean"):
+        raise ValueError(f"readout must be 'last' or 'mean', got {readout!r}.")
+    stack = [keras.Input((length, 1))]
+    if conv_front:
+        stack += [layers.Conv1D(filters, 7, padding="same", activation="relu", name="front_conv"),
+                  layers.MaxPooling1D(pool, name="front_pool")]
+    for i in range(1, n_layers + 1):
+        stack.append(cells[cell](units, return_sequences=i < n_layers or readout == "mean", name=f"rnn{i}"))
+    if readout == "mean":
+        stack.append(layers.GlobalAveragePooling1D(name="mean_state"))
+    encoder = keras.Sequential(stack, name="encoder")
+    inputs = keras.Input((length, 1), name="beat")
+    x = layers.Dropout(dropout, name="dropout")(encoder(inputs))
+    outputs = layers.Dense(n_classes, activation="softmax", name="head")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _arch(recipe: dict[str, Any]) -> dict[str, Any]:
+    return {k: recipe[k] for k in ARCH_KEYS}
+
+
+def _fit(model, x, y, xv, yv, r: dict[str, Any]):
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(r["lr"]), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=r["patience"], restore_best_weights=True)
+    return model.fit(x, y, validation_data=(xv, yv), epochs=r["epochs"], batch_size=r["batch_size"],
+                     callbacks=[stop], verbose=0, shuffle=True)
+
+
+@cached
+def pretrain_encoder(arch: dict[str, Any], seed: int = 0, recipe: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Pretrain a recurrent classifier on ECG5000's five beat classes; return its encoder weights.
+
+    A stratified fifth of the 500 beats is held out for early stopping. The
+    result is plain data: ``encoder_weights`` (list of arrays, in the order of
+    ``encoder.get_weights()``), the held-out accuracy and the training history.
+    """
+    import keras
+
+    r = {**PRETRAIN_RECIPE, **(recipe or {})}
+    src = ecg5000_beats()
+    hold = stratified_budget(src.y, fraction=0.2, seed=seed)
+    mask = np.zeros(len(src.y), dtype=bool)
+    mask[hold] = True
+    x, y = augment(src.x[~mask], src.y[~mask], r["augment"], seed)
+    keras.utils.set_random_seed(seed)
+    model = build_ecg_rnn(n_classes=5, dropout=0.2, name="source", **arch)
+    start = time.perf_counter()
+    history = _fit(model, x, y, src.x[mask], src.y[mask], r)
+    proba = model.predict(src.x[mask], verbose=0)
+    return {
+        "encoder_weights": [np.asarray(w) for w in model.get_layer("encoder").get_weights()],
+        "holdout_accuracy": float(np.mean(proba.argmax(1) == src.y[mask])),
+        "n_train": int(len(y)), "n_holdout": int(mask.sum()), "epochs": len(history.history["loss"]),
+        "seconds": time.perf_counter() - start, "history": history.history,
+    }
+
+
+@cached
+def run_ecg200(recipe: dict[str, Any] | None = None, seed: int = 0, pretrained: bool = False,
+               pretrain_seed: int = 0) -> dict[str, Any]:
+    """Train a recurrent classifier on ECG200 (80 train / 20 validation beats); predict val and test.
+
+    ``pretrained=True`` starts the encoder from :func:`pretrain_encoder`
+    (ECG5000, same architecture) and fine-tunes every weight; otherwise it
+    starts from random weights. Early stopping watches the validation beats only.
+    """
+    import keras
+
+    r = {**RNN_RECIPE, **(recipe or {})}
+    train, val, test = ecg200_splits(seed)
+    x, y = augment(train.x, train.y, r["augment"], seed)
+    keras.utils.set_random_seed(seed)
+    model = build_ecg_rnn(n_classes=2, dropout=r["dropout"], **_arch(r))
+    source = None
+    if pretrained:
+        source = pretrain_encoder(_arch(r), pretrain_seed)
+        model.get_layer("encoder").set_weights(source["encoder_weights"])
+    start = time.perf_counter()
+    history = _fit(model, x, y, val.x, val.y, r)
+    return {
+        "recipe": r, "seed": seed, "pretrained": pretrained,
+        "source_holdout_accuracy": None if source is None else source["holdout_accuracy"],
+        "epochs": len(history.history["loss"]), "seconds": time.perf_counter() - start,
+        "history": history.history,
+        "y_val": val.y, "proba_val": model.predict(val.x, verbose=0),
+        "y_test": test.y, "proba_test": model.predict(test.x, verbose=0),
+    }
+
+
+def sweep_ecg200(recipes: dict[str, dict[str, Any]], seeds: list[int], progress: bool = True
+                 ) -> dict[str, list[dict[str, Any]]]:
+    """:func:`run_ecg200` for every named recipe (``{"name": {**recipe, "pretrained": bool}}``) and seed, cached."""
+    from tqdm.auto import tqdm
+
+    jobs = [(name, s) for name in recipes for s in seeds]
+    out: dict[str, list[dict[str, Any]]] = {name: [] for name in recipes}
+    for name, s in tqdm(jobs, desc="ECG200 runs (cached after the first time)", disable=not progress):
+        rec = dict(recipes[name])
+        pretrained = bool(rec.pop("pretrained", False))
+        out[name].append(run_ecg200(rec, s, pretrained))
+    return out
+
+
+@cached
+def bootstrap_report(y_true: np.ndarray, scores: dict[str, np.ndarray], pairs: list[tuple[str, str]],
+                     positive_label: int = 1, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Accuracy and ROC-AUC with bootstrap CIs for each model, and paired bootstraps of model pairs.
+
+    ``scores`` maps a model name to its scores for the positive class on the
+    test cases; ``pairs`` lists (A, B) names to compare as A - B. Cached,
+    because thousands of resampled AUCs take a while on a CPU.
+    """
+    from helpers import metrics
+
+    chosen = (metrics.accuracy, metrics.roc_auc)
+    ci = {name: {m.__name__: metrics.bootstrap_ci(m, y_true, p, positive_label=positive_label,
+                                                   n_boot=n_boot, seed=seed) for m in chosen}
+          for name, p in scores.items()}
+    paired = [{"a": a, "b": b, "metric": m.__name__,
+               **metrics.paired_bootstrap(m, y_true, scores[a], scores[b], positive_label=positive_label,
+                                          n_boot=n_boot, seed=seed)}
+              for a, b in pairs for m in chosen]
+    return {"ci": ci, "paired": paired}

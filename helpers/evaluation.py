@@ -1,0 +1,542 @@
+"""Evaluation and open problems (lessons 05 and 06): trained models, recalibration,
+class-imbalance runs, saliency maps, dataset-shift checks, threshold tables.
+
+- :func:`trained_classifier` is the one place a lesson gets "the" classifier of a
+  dataset: its weights are cached as a ``.npz`` file named by the code, the
+  dataset and the recipe, so the model is the same whether or not another lesson
+  ran before (the seed is set inside; the cache only saves time).
+- ``method=`` of :func:`trained_classifier` / :func:`predictions` picks plain
+  training, class weights or resampling (the class-imbalance study of lesson 06);
+  predictions are cached like :func:`helpers.experiments.run_scratch`.
+- :func:`saliency_map` / :func:`grad_cam` use ``tf.GradientTape``;
+  :func:`randomisation_check` is the model-randomisation sanity check of
+  Adebayo et al. (2018): a faithful map must change when the weights do.
+"""
+from __future__ import annotations
+
+import helpers  # noqa: F401  (quiet TensorFlow before it loads)
+
+import time
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from helpers import metrics
+from helpers.cache import cache_dir, cache_key, cached
+from helpers.data import Split, budget_splits, load_dataset
+from helpers.experiments import PLAIN_RECIPE, tile_to
+
+# The recipe of lessons 05-06: the plain small CNN of lesson 01, with a slightly
+# higher learning rate and shorter tiled epochs so that 30 runs (2 datasets x 3
+# imbalance methods x 5 seeds) stay within a few minutes on a laptop CPU. The
+# epoch cap is a compute budget: most runs still improve slowly when they reach
+# it (early stopping rarely fires), and every method gets the same budget.
+EVAL_RECIPE: dict[str, Any] = {**PLAIN_RECIPE, "epochs": 20, "patience": 5, "lr": 3e-3,
+                               "min_samples_per_epoch": 512}
+
+IMBALANCE_METHODS = ("plain", "class weights", "resampling")
+
+# Labels used for each dataset: all of BreastMNIST (546 training images), 10 % of
+# PneumoniaMNIST (471), so both lessons train on a few hundred images.
+DEFAULT_FRACTION = {"breastmnist": 1.0, "pneumoniamnist": 0.1}
+
+
+# ------------------------------------------------------------ trained classifier
+def _recipe(recipe: dict[str, Any] | None) -> dict[str, Any]:
+    return {**EVAL_RECIPE, **(recipe or {})}
+
+
+def _fraction(dataset: str, fraction: float | None) -> float:
+    return DEFAULT_FRACTION.get(dataset, 1.0) if fraction is None else float(fraction)
+
+
+def _build(input_shape: Sequence[int], n_classes: int, r: dict[str, Any]):
+    from helpers.models import build_cnn
+
+    return build_cnn(tuple(input_shape), n_classes, filters=r["filters"], batch_norm=r["batch_norm"],
+                     dropout=r["dropout"], weight_decay=r["weight_decay"], augment=r["augment"])
+
+
+def weights_path(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
+                 recipe: dict[str, Any] | None = None):
+    """Where :func:`trained_classifier` keeps the weights of these arguments (a ``.npz`` file)."""
+    key = cache_key("trained_classifier", dataset, seed, method, _fraction(dataset, fraction), _recipe(recipe))
+    return cache_dir() / "helpers.evaluation.trained_classifier" / f"{key}.npz"
+
+
+def trained_classifier(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
+                       recipe: dict[str, Any] | None = None):
+    """The course CNN for ``dataset``, trained on ``fraction`` of its labels (validation scaled alike).
+
+    ``method`` is one of :data:`IMBALANCE_METHODS`: ``"plain"`` training,
+    ``"class weights"`` (loss weighted by :func:`balanced_class_weights`) or
+    ``"resampling"`` (training set balanced by :func:`oversample`); validation
+    keeps the natural class balance. The first call trains (seeded, early
+    stopping on validation loss) and saves the weights in the course cache;
+    later calls, in any lesson or process, rebuild the model and load them.
+    Returns a Keras model.
+    """
+    import keras
+    from helpers.models import WeightsMismatchError, load_weights, save_weights, train_classifier
+
+    if method not in IMBALANCE_METHODS:
+        raise ValueError(f"method must be one of {IMBALANCE_METHODS}, got {method!r}.")
+    r, fraction = _recipe(recipe), _fraction(dataset, fraction)
+    ds = load_dataset(dataset)
+    path = weights_path(dataset, seed, method, fraction, recipe)
+    keras.utils.set_random_seed(seed)
+    model = _build(ds.train.x.shape[1:], len(ds.label_names), r)
+    if path.is_file():
+        try:
+            load_weights(model, path)
+            return model
+        except WeightsMismatchError:  # a stale or damaged file: train again
+            path.unlink(missing_ok=True)
+    train, val = budget_splits(ds, fraction, seed)
+    weights = balanced_class_weights(train.y) if method == "class weights" else None
+    if method == "resampling":
+        train = oversample(train, seed)
+    fit_on = tile_to(train, r["min_samples_per_epoch"], seed)
+    train_classifier(model, fit_on.x, fit_on.y, val.x, val.y, epochs=r["epochs"], lr=r["lr"],
+                     batch_size=r["batch_size"], patience=r["patience"], class_weight=weights)
+    save_weights(model, path)
+    return model
+
+
+@cached
+def predictions(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
+                recipe: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validation and test predictions of :func:`trained_classifier` (plain data, cached).
+
+    Keys: ``y_val``, ``y_test`` (labels), ``proba_val``, ``proba_test`` (every
+    class), ``p_val``, ``p_test`` (the positive class's column), ``n_train``,
+    ``seconds`` (prediction plus any training done by this call). The
+    validation cases are the budgeted subset the model early-stopped on.
+    """
+    from helpers.models import predict_proba
+
+    start = time.perf_counter()
+    fraction = _fraction(dataset, fraction)
+    ds = load_dataset(dataset)
+    model = trained_classifier(dataset, seed, method, fraction, recipe)
+    train, val = budget_splits(ds, fraction, seed)
+    proba_val, proba_test = predict_proba(model, val.x), predict_proba(model, ds.test.x)
+    pos = ds.positive_label
+    return {"dataset": dataset, "seed": seed, "method": method, "fraction": fraction,
+            "n_train": int(len(train.y)), "y_val": val.y, "proba_val": proba_val, "p_val": proba_val[:, pos],
+            "y_test": ds.test.y, "proba_test": proba_test, "p_test": proba_test[:, pos],
+            "seconds": time.perf_counter() - start}
+
+
+# ------------------------------------------------------------- recalibration
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def fit_temperature(y_val, p_val, *, positive_label) -> float:
+    """Temperature ``T`` minimising the validation log-loss of ``sigmoid(logit(p) / T)``.
+
+    ``T > 1`` softens over-confident probabilities, ``T < 1`` sharpens them;
+    the ranking (and so the AUC) never changes.
+    """
+    from scipy.optimize import minimize_scalar
+
+    y, p = metrics._check_inputs(y_val, p_val, positive_label)
+    target, z = (y == positive_label).astype(float), _logit(p)
+
+    def nll(log_t: float) -> float:
+        q = np.clip(_sigmoid(z / np.exp(log_t)), 1e-12, 1 - 1e-12)
+        return float(-np.mean(target * np.log(q) + (1 - target) * np.log(1 - q)))
+
+    return float(np.exp(minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded").x))
+
+
+def apply_temperature(p_pos, temperature: float) -> np.ndarray:
+    """Probabilities ``sigmoid(logit(p_pos) / temperature)``."""
+    return _sigmoid(_logit(p_pos) / float(temperature))
+
+
+def fit_platt(y_val, p_val, *, positive_label) -> tuple[float, float]:
+    """Platt scaling: ``(a, b)`` of a logistic regression of the outcome on ``logit(p_val)``."""
+    from sklearn.linear_model import LogisticRegression
+
+    y, p = metrics._check_inputs(y_val, p_val, positive_label)
+    lr = LogisticRegression(C=1e6).fit(_logit(p)[:, None], (y == positive_label).astype(int))
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def apply_platt(p_pos, a: float, b: float) -> np.ndarray:
+    """Probabilities ``sigmoid(a * logit(p_pos) + b)``."""
+    return _sigmoid(a * _logit(p_pos) + b)
+
+
+# ------------------------------------------------------------ threshold table
+def threshold_table(y_true, p_pos, *, positive_label, thresholds: Iterable[float]) -> list[dict[str, float]]:
+    """Counts, sensitivity, specificity, PPV and NPV at each threshold (one dict per row)."""
+    rows = []
+    for t in thresholds:
+        kw = {"positive_label": positive_label, "threshold": float(t)}
+        row = {"threshold": float(t), **metrics.confusion_counts(y_true, p_pos, **kw)}
+        for name in ("sensitivity", "specificity", "ppv", "npv"):
+            row[name] = getattr(metrics, name)(y_true, p_pos, **kw)
+        rows.append(row)
+    return rows
+
+
+def format_threshold_table(rows: list[dict[str, float]]) -> str:
+    """The rows of :func:`threshold_table` as a fixed-width text table."""
+    head = f"{'threshold':>9} {'TP':>4} {'FN':>4} {'FP':>4} {'TN':>4} {'sens':>6} {'spec':>6} {'PPV':>6} {'NPV':>6}"
+    lines = [head]
+    for r in rows:
+        lines.append(f"{r['threshold']:>9.2f} {r['tp']:>4} {r['fn']:>4} {r['fp']:>4} {r['tn']:>4} "
+                     f"{r['sensitivity']:>6.2f} {r['specificity']:>6.2f} {r['ppv']:>6.2f} {r['npv']:>6.2f}")
+    return "\n".join(lines)
+
+
+def threshold_explorer(y_true, p_pos, *, positive_label, label_names=None, value: float = 0.5):
+    """An ipywidgets slider that redraws the confusion matrix and sensitivity/specificity live.
+
+    Returns the widget (display it). Needs a live kernel to react; a saved
+    notebook keeps only the static table the lesson prints beside it.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from helpers import plots
+
+    slider = widgets.FloatSlider(value=value, min=0.0, max=1.0, step=0.01, description="threshold",
+                                 continuous_update=False, readout_format=".2f")
+
+    def draw(threshold: float) -> None:
+        fig = plots.confusion_matrix_plot(y_true, p_pos, positive_label=positive_label,
+                                          threshold=threshold, label_names=label_names)
+        display(fig)
+        plt.close(fig)
+
+    out = widgets.interactive_output(draw, {"threshold": slider})
+    return widgets.VBox([slider, out])
+
+
+# ---------------------------------------------------------------- imbalance
+def balanced_class_weights(y) -> dict[int, float]:
+    """``n / (k * n_c)`` for each of the ``k`` classes (scikit-learn's "balanced")."""
+    y = np.asarray(y).reshape(-1)
+    labels, counts = np.unique(y, return_counts=True)
+    return {int(c): float(len(y) / (len(labels) * n)) for c, n in zip(labels, counts)}
+
+
+def oversample(split: Split, seed: int) -> Split:
+    """Random oversampling: repeat cases of the smaller classes (with replacement) up to the largest."""
+    rng = np.random.default_rng(seed)
+    labels, counts = np.unique(split.y, return_counts=True)
+    idx = []
+    for c, n in zip(labels, counts):
+        members = np.flatnonzero(split.y == c)
+        extra = rng.choice(members, size=counts.max() - n, replace=True)
+        idx.append(np.concatenate([members, extra]))
+    idx = rng.permutation(np.concatenate(idx))
+    return Split(split.x[idx], split.y[idx])
+
+
+def imbalance_study(datasets: Sequence[str], seeds: Sequence[int],
+                    methods: Sequence[str] = IMBALANCE_METHODS, progress: bool = True) -> list[dict[str, Any]]:
+    """:func:`predictions` for every (dataset, method, seed), cached, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    jobs = [(d, m, s) for d in datasets for m in methods for s in seeds]
+    return [predictions(d, s, m) for d, m, s in
+            tqdm(jobs, desc="imbalance runs (cached after the first time)", disable=not progress)]
+
+
+@cached
+def summarise_runs(runs: list[dict[str, Any]], positive_label: int, baseline: str = "plain",
+                   n_boot: int = 500, threshold: float = 0.5) -> list[dict[str, Any]]:
+    """Per method: seed-averaged test probabilities scored with bootstrap CIs, and the
+    paired-bootstrap difference from ``baseline`` for each metric.
+
+    Each row: ``method``, ``seeds``, and for ``sensitivity``, ``specificity``,
+    ``auc``: ``(estimate, low, high)``, the seed spread ``<metric>_seeds`` (min, max)
+    and ``<metric>_diff`` (the :func:`helpers.metrics.paired_bootstrap` dict).
+    Cached: thousands of bootstrap resamples take a while on a laptop.
+    """
+    methods = list(dict.fromkeys(r["method"] for r in runs))
+    y = runs[0]["y_test"]
+    avg = {m: np.mean([r["p_test"] for r in runs if r["method"] == m], axis=0) for m in methods}
+    scorers = {"sensitivity": (metrics.sensitivity, {"threshold": threshold}),
+               "specificity": (metrics.specificity, {"threshold": threshold}),
+               "auc": (metrics.roc_auc, {})}
+    rows = []
+    for m in methods:
+        row: dict[str, Any] = {"method": m, "seeds": sum(r["method"] == m for r in runs)}
+        for name, (fn, kw) in scorers.items():
+            row[name] = metrics.bootstrap_ci(fn, y, avg[m], positive_label=positive_label,
+                                             n_boot=n_boot, seed=0, **kw)
+            per_seed = [fn(y, r["p_test"], positive_label=positive_label, **kw)
+                        for r in runs if r["method"] == m]
+            row[f"{name}_seeds"] = (float(np.min(per_seed)), float(np.max(per_seed)))
+            if m != baseline and baseline in avg:
+                row[f"{name}_diff"] = metrics.paired_bootstrap(fn, y, avg[m], avg[baseline],
+                                                               positive_label=positive_label,
+                                                               n_boot=n_boot, seed=0, **kw)
+        rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------- saliency and Grad-CAM
+def _split_at(model, layer: str | None):
+    """The base's layers up to and including ``layer``, and the ones after it."""
+    layers = model.get_layer("base").layers
+    if layer is None:
+        return [], layers
+    names = [lyr.name for lyr in layers]
+    if layer not in names:
+        raise ValueError(f"layer {layer!r} is not in the model's base; it has {names}.")
+    cut = names.index(layer) + 1
+    return layers[:cut], layers[cut:]
+
+
+def _run(layers, h):
+    for lyr in layers:
+        h = lyr(h, training=False)
+    return h
+
+
+def _logits(model, pooled):
+    """The head before its softmax (a :func:`helpers.models.build_cnn` model)."""
+    head = model.get_layer("head")
+    return pooled @ head.kernel + head.bias
+
+
+def saliency_map(model, x, class_index: int) -> np.ndarray:
+    """|d logit / d pixel| (max over channels), each map scaled to [0, 1]; shape (N, H, W)."""
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        score = _logits(model, _run(model.get_layer("base").layers, x))[:, class_index]
+    grad = np.abs(tape.gradient(score, x).numpy()).max(axis=-1)
+    return _normalise(grad)
+
+
+def last_conv_layer(model) -> str:
+    """Name of the base's last ReLU (the last convolutional feature maps before pooling)."""
+    return [lyr.name for lyr in model.get_layer("base").layers if lyr.name.endswith("_relu")][-1]
+
+
+def grad_cam(model, x, class_index: int, layer: str | None = None, relu: bool = True) -> np.ndarray:
+    """Grad-CAM (Selvaraju et al. 2017) at ``layer`` (default: :func:`last_conv_layer`).
+
+    Channel weights are the spatial mean of d logit / d activation; the map is
+    ReLU(sum of weighted channels) (``relu=False`` keeps the signed sum),
+    resized to the input and scaled to [0, 1]. Returns (N, H, W); a map with
+    no positive evidence anywhere comes back all zero.
+    """
+    import tensorflow as tf
+
+    before, after = _split_at(model, layer or last_conv_layer(model))
+    x = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
+    feats = _run(before, x)
+    with tf.GradientTape() as tape:
+        tape.watch(feats)
+        score = _logits(model, _run(after, feats))[:, class_index]
+    grads = tape.gradient(score, feats)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cam = tf.reduce_sum(weights * feats, axis=-1)[..., None]
+    if relu:
+        cam = tf.nn.relu(cam)
+    cam = tf.image.resize(cam, x.shape[1:3], method="bilinear")[..., 0].numpy()
+    return _normalise(cam)
+
+
+def _normalise(maps: np.ndarray) -> np.ndarray:
+    maps = np.asarray(maps, dtype=np.float64)
+    flat = maps.reshape(len(maps), -1)
+    low, high = flat.min(axis=1), flat.max(axis=1)
+    span = np.where(high - low > 0, high - low, 1.0)
+    return ((flat - low[:, None]) / span[:, None]).reshape(maps.shape)
+
+
+def randomised_copy(model, seed: int = 0):
+    """The same architecture with freshly initialised (random) weights."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    clone = keras.models.clone_model(model)
+    return clone
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation between maps ``a[i]`` and ``b[i]`` (one value per image).
+
+    nan where either map is constant (a blank map has no ranking to compare).
+    """
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(a).reshape(len(a), -1), np.asarray(b).reshape(len(b), -1)
+    out = []
+    for u, v in zip(a, b):
+        if np.ptp(u) == 0 or np.ptp(v) == 0:
+            out.append(float("nan"))
+        else:
+            out.append(float(spearmanr(u, v).statistic))
+    return np.array(out)
+
+
+def randomisation_check(model, x, class_index: int, method: str = "grad_cam", seed: int = 0) -> dict[str, Any]:
+    """Model-randomisation sanity check: maps of the trained model vs a randomly initialised copy.
+
+    Returns the ``trained`` and ``random`` maps (as the method shows them),
+    ``rank_correlation`` per image and ``blank`` (the random model's maps that
+    are all zero). Grad-CAM maps are compared *before* their final ReLU: a
+    random model's evidence is often negative everywhere, so its ReLU map is
+    blank and could not be compared at all. A map that barely changes
+    (correlation near 1) shows the input's edges, not what the model learned.
+    """
+    if method not in ("grad_cam", "saliency"):
+        raise ValueError(f"method must be 'grad_cam' or 'saliency', got {method!r}.")
+    fn = grad_cam if method == "grad_cam" else saliency_map
+    rand_model = randomised_copy(model, seed)
+    trained, rand = fn(model, x, class_index), fn(rand_model, x, class_index)
+    if method == "grad_cam":
+        rho = rank_correlation(grad_cam(model, x, class_index, relu=False),
+                               grad_cam(rand_model, x, class_index, relu=False))
+    else:
+        rho = rank_correlation(trained, rand)
+    blank = np.ptp(rand.reshape(len(rand), -1), axis=1) == 0
+    return {"trained": trained, "random": rand, "rank_correlation": rho, "blank": blank}
+
+
+# ------------------------------------------------------------- dataset shift
+def embed(model, x: np.ndarray) -> np.ndarray:
+    """The model's features: the base's global-average-pooled output, (N, channels)."""
+    return np.asarray(model.get_layer("base").predict(np.asarray(x, dtype=np.float32), verbose=0))
+
+
+def scanner_shift(x: np.ndarray, gamma: float = 0.6, contrast: float = 0.7, noise: float = 0.03,
+                  seed: int = 0) -> np.ndarray:
+    """Simulate images from another scanner: gamma and contrast change plus sensor noise."""
+    rng = np.random.default_rng(seed)
+    y = np.power(np.clip(x, 0, 1), gamma)
+    y = 0.5 + contrast * (y - y.mean(axis=(1, 2, 3), keepdims=True))
+    return np.clip(y + rng.normal(0, noise, y.shape), 0, 1).astype(np.float32)
+
+
+def domain_classifier_auc(features_a: np.ndarray, features_b: np.ndarray, seed: int = 0,
+                          n_boot: int = 500) -> tuple[float, float, float]:
+    """Can a logistic regression tell set A from set B? Out-of-fold AUC with a bootstrap CI.
+
+    About 0.5: the two sets look alike to these features; near 1: they differ
+    (a dataset shift). Returns (AUC, low, high).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.concatenate([features_a, features_b]).reshape(len(features_a) + len(features_b), -1)
+    y = np.r_[np.zeros(len(features_a), int), np.ones(len(features_b), int)]
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+    p = cross_val_predict(clf, x, y, cv=folds, method="predict_proba")[:, 1]
+    return metrics.bootstrap_ci(metrics.roc_auc, y, p, positive_label=1, n_boot=n_boot, seed=seed)
+
+
+# ------------------------------------------------------ exercise diagnostics
+def diagnose_sens_spec(got, y_true, p_pos, positive_label, threshold: float) -> str:
+    """Explain a wrong ``(sensitivity, specificity)`` answer by the usual mistakes.
+
+    Compares ``got`` with what each classic slip would produce (sensitivity and
+    specificity swapped, the other class taken as positive, ``>`` for ``>=``,
+    labels and predictions swapped) and names the first that matches.
+    """
+    y = np.asarray(y_true).reshape(-1)
+    p = np.asarray(p_pos, dtype=float).reshape(-1)
+    got = tuple(float(v) for v in np.asarray(got, dtype=float).reshape(-1)[:2])
+
+    def rates(is_pos, pred):
+        return (np.sum(is_pos & pred) / max(np.sum(is_pos), 1),
+                np.sum(~is_pos & ~pred) / max(np.sum(~is_pos), 1))
+
+    pos, pred = y == positive_label, p >= threshold
+    right = rates(pos, pred)
+    other = [v for v in np.unique(y).tolist() if v != positive_label]
+    other_name = other[0] if other else "the other class"
+    slips = [
+        (rates(pos, pred)[::-1], "you returned (specificity, sensitivity): return sensitivity first"),
+        (rates(~pos, pred), f"wrong polarity: you treated label {other_name} as the positive class; "
+                            f"a case is positive when y_true == positive_label ({positive_label})"),
+        (rates(~pos, ~pred), f"wrong polarity: you scored label {other_name} as positive (and used "
+                             f"1 - p_pos); use y_true == positive_label ({positive_label}) with p_pos as given"),
+        (rates(pos, p > threshold), "a case with p_pos exactly equal to the threshold counts as positive: "
+                                    "use p_pos >= threshold, not >"),
+        (rates(pred, pos), "you computed PPV and NPV instead: divide by the number of truly positive "
+                           "(negative) cases, not predicted ones; are y_true and p_pos swapped?"),
+    ]
+    for value, message in slips:
+        if message and np.allclose(got, value, equal_nan=True):
+            return f"got {got}, expected {tuple(round(float(v), 4) for v in right)}: {message}"
+    return (f"got {got}, expected {tuple(round(float(v), 4) for v in right)}: sensitivity = TP / (TP + FN) "
+            f"and specificity = TN / (TN + FP), with 'positive' meaning y_true == {positive_label} and "
+            f"'predicted positive' meaning p_pos >= {threshold}")
+
+
+# ------------------------------------------------------------------- figures
+def plot_method_comparison(summaries: dict[str, list[dict[str, Any]]],
+                           names: Sequence[str] = ("sensitivity", "specificity", "auc")):
+    """One row per dataset, one panel per metric: each method's seed-averaged value
+    with its bootstrap 95 % CI (bar), and the range over seeds (grey).
+
+    ``summaries``: ``{dataset: summarise_runs(...)}``. Returns a Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(summaries), len(names), figsize=(3.6 * len(names), 2.6 * len(summaries)),
+                             squeeze=False)
+    for row, (dataset, rows) in zip(axes, summaries.items()):
+        for ax, name in zip(row, names):
+            for k, r in enumerate(rows):
+                est, lo, hi = r[name]
+                smin, smax = r[f"{name}_seeds"]
+                ax.plot([smin, smax], [k, k], color="0.75", linewidth=6, solid_capstyle="butt",
+                        label="range over seeds" if k == 0 else None)
+                ax.errorbar(est, k, xerr=[[est - lo], [hi - est]], fmt="o", color=f"C{k}", capsize=4,
+                            label="seed-averaged, 95 % CI" if k == 0 else None)
+            ax.set_yticks(range(len(rows)), [r["method"] for r in rows])
+            ax.set_xlim(-0.02, 1.02)
+            ax.invert_yaxis()
+            ax.grid(axis="x", alpha=0.3)
+            ax.set_title(f"{dataset}: {'AUC' if name == 'auc' else name}", fontsize=10)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def plot_maps(images: np.ndarray, columns: dict[str, np.ndarray], titles: Sequence[str] | None = None):
+    """Images (first column) and heat maps overlaid on them (one column per entry of ``columns``).
+
+    ``images``: (N, H, W, 1) in [0, 1]; each map: (N, H, W) in [0, 1]. Returns a Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    n, ncols = len(images), 1 + len(columns)
+    fig, axes = plt.subplots(n, ncols, figsize=(2.1 * ncols, 2.1 * n + 0.3), squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(images[i, ..., 0], cmap="gray", vmin=0, vmax=1)
+        axes[i, 0].set_title(titles[i] if titles is not None else "image", fontsize=8)
+        for j, (name, maps) in enumerate(columns.items(), start=1):
+            axes[i, j].imshow(images[i, ..., 0], cmap="gray", vmin=0, vmax=1)
+            axes[i, j].imshow(maps[i], cmap="jet", alpha=0.45, vmin=0, vmax=1)
+            if i == 0:
+                axes[i, j].set_title(name, fontsize=9)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig

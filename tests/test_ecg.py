@@ -1,0 +1,132 @@
+"""Tests of helpers.ecg: resampling, normalisation, ECG200 splits, augmentation,
+beat windows, the recurrent model and the cached training runs (tiny settings)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import ecg
+from helpers.data import EcgRecord
+
+TINY = {"units": 4, "filters": 4, "epochs": 1, "patience": 1, "augment": 1, "batch_size": 64}
+
+
+def test_resample_shapes_and_values():
+    x = np.stack([np.linspace(0, 1, 140), np.linspace(5, -5, 140)])  # straight lines stay straight
+    out = ecg.resample(x, 96)
+    assert out.shape == (2, 96, 1) and out.dtype == np.float32
+    np.testing.assert_allclose(out[0, :, 0], np.linspace(0, 1, 96), atol=1e-6)
+    np.testing.assert_allclose(out[1, [0, -1], 0], [5, -5], atol=1e-6)
+    assert ecg.resample(x[..., None], 140).shape == (2, 140, 1)
+    np.testing.assert_allclose(ecg.resample(x, 140)[..., 0], x, atol=1e-6)
+
+
+def test_resample_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="one lead"):
+        ecg.resample(np.zeros((2, 10, 2)))
+    with pytest.raises(ValueError):
+        ecg.resample(np.zeros(10))
+
+
+def test_znorm_per_beat():
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(5, 50, 1)) * [[[3.0]]] + 7).astype(np.float32)
+    z = ecg.znorm(x)
+    np.testing.assert_allclose(z.mean(axis=1), 0, atol=1e-5)
+    np.testing.assert_allclose(z.std(axis=1), 1, atol=1e-4)
+
+
+def test_ecg200_splits_disjoint_stratified_seeded(data_dir):
+    train, val, test = ecg.ecg200_splits(seed=3, n_val=20)
+    assert len(train.y) == 80 and len(val.y) == 20 and len(test.y) == 100
+    assert train.x.shape[1:] == (96, 1)
+    assert set(np.unique(val.y)) == {0, 1}  # both classes present
+    rows = {tuple(r) for r in np.round(train.x[..., 0], 5)}
+    assert not any(tuple(r) in rows for r in np.round(val.x[..., 0], 5))
+    again = ecg.ecg200_splits(seed=3, n_val=20)[1]
+    other = ecg.ecg200_splits(seed=4, n_val=20)[1]
+    assert np.array_equal(val.x, again.x) and not np.array_equal(val.x, other.x)
+    with pytest.raises(ValueError):
+        ecg.ecg200_splits(n_val=100)
+
+
+def test_ecg5000_beats_resampled_and_labelled(data_dir):
+    src = ecg.ecg5000_beats()
+    assert src.x.shape == (500, ecg.LENGTH, 1)
+    assert src.y.min() == 0 and src.y.max() == 4
+    np.testing.assert_allclose(src.x.mean(axis=1), 0, atol=1e-4)
+
+
+def test_augment_copies_and_determinism():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(6, 30, 1)).astype(np.float32), np.arange(6)
+    x0, y0 = ecg.augment(x, y, copies=0, seed=0)
+    assert np.array_equal(x0, x) and np.array_equal(y0, y)
+    xa, ya = ecg.augment(x, y, copies=3, seed=0)
+    assert xa.shape == (24, 30, 1) and np.array_equal(ya, np.tile(y, 4))
+    assert np.array_equal(xa[:6], x)  # originals first
+    assert not np.allclose(xa[6:12], x)  # copies are perturbed...
+    assert np.abs(xa[6:12] - x).mean() < 1.0  # ...but only a little
+    assert np.array_equal(xa, ecg.augment(x, y, copies=3, seed=0)[0])
+
+
+def test_beat_windows_on_a_synthetic_record():
+    fs = 100.0
+    sig = np.zeros((1000, 1), np.float32)
+    peaks = np.array([5, 200, 500, 990])
+    sig[peaks, 0] = 1.0
+    rec = EcgRecord("synthetic", sig, fs, ["I"], peaks, np.array(["N", "V", "+", "N"]))
+    win, sym, at = ecg.beat_windows(rec, before=0.1, after=0.2)
+    # the first and last beats are too close to the ends; '+' is not a beat
+    assert list(sym) == ["V"] and list(at) == [200]
+    assert win.shape == (1, 30)
+    assert win[0, 10] == 1.0  # the R peak sits `before` seconds into the window
+
+
+def test_build_ecg_rnn_shapes():
+    model = ecg.build_ecg_rnn(n_classes=3, units=5, filters=6, pool=4)
+    enc = model.get_layer("encoder")
+    assert enc.output.shape == (None, 5)
+    assert enc.get_layer("front_pool").output.shape == (None, 24, 6)
+    out = model.predict(np.zeros((2, ecg.LENGTH, 1), np.float32), verbose=0)
+    assert out.shape == (2, 3)
+    np.testing.assert_allclose(out.sum(axis=1), 1, atol=1e-5)
+    plain = ecg.build_ecg_rnn(conv_front=False, cell="simple", n_layers=2, units=3)
+    assert plain.get_layer("encoder").output.shape == (None, 3)
+    with pytest.raises(ValueError, match="cell"):
+        ecg.build_ecg_rnn(cell="transformer")
+    mean = ecg.build_ecg_rnn(units=5, filters=6, readout="mean")
+    assert mean.get_layer("encoder").get_layer("rnn1").output.shape == (None, 24, 5)
+    assert mean.get_layer("encoder").output.shape == (None, 5)
+    with pytest.raises(ValueError, match="readout"):
+        ecg.build_ecg_rnn(readout="first")
+
+
+def test_bootstrap_report(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 30)
+    scores = {"good": np.clip(0.6 * y + 0.4 * rng.random(60), 0, 1), "random": rng.random(60)}
+    rep = ecg.bootstrap_report(y, scores, pairs=[("good", "random")], n_boot=50, seed=1)
+    for name in scores:
+        for metric in ("accuracy", "roc_auc"):
+            est, low, high = rep["ci"][name][metric]
+            assert low <= est <= high
+    assert rep["ci"]["good"]["roc_auc"][0] > rep["ci"]["random"]["roc_auc"][0]
+    assert [(d["a"], d["b"], d["metric"]) for d in rep["paired"]] == [("good", "random", "accuracy"),
+                                                                        ("good", "random", "roc_auc")]
+    assert rep["paired"][1]["real"] and rep["paired"][1]["diff"] > 0
+
+
+def test_cached_runs_tiny(tmp_path, monkeypatch, data_dir):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    arch = {k: {**ecg.RNN_RECIPE, **TINY}[k] for k in ecg.ARCH_KEYS}
+    src = ecg.pretrain_encoder(arch, 0, {"epochs": 1})
+    assert 0 <= src["holdout_accuracy"] <= 1 and src["n_holdout"] == 100
+    assert isinstance(src["encoder_weights"], list) and src["encoder_weights"][0].shape == (7, 1, 4)
+    run = ecg.run_ecg200(TINY, seed=0, pretrained=False)
+    assert run["proba_test"].shape == (100, 2) and run["proba_val"].shape == (20, 2)
+    assert run["epochs"] == 1 and run["source_holdout_accuracy"] is None
+    assert ecg.run_ecg200.cache_path(TINY, seed=0, pretrained=False).is_file()
+    again = ecg.run_ecg200(TINY, seed=0, pretrained=False)  # read back from the cache
+    assert np.array_equal(again["proba_test"], run["proba_test"])
