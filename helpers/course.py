@@ -165,6 +165,16 @@ def mark_prepared(seconds: dict[str, float]) -> Path:
     return stamp
 
 
+def update_readme(readme: Path = REPO_ROOT / "README.md", report: Path = TIMING_COMMITTED) -> None:
+    """Rewrite the README's lesson table (between its lesson-table markers) from a timing report."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = "<!-- lesson-table", "<!-- /lesson-table -->"
+    head, rest = text.split(start, 1)
+    marker_line, _, tail = rest.partition("\n")
+    _, _, after = tail.partition(end)
+    readme.write_text(f"{head}{start}{marker_line}\n{timing_table(report)}\n{end}{after}", encoding="utf-8")
+
+
 # ----------------------------------------------------------------------- commands
 def prepare(force: bool = False) -> int:
     """Check data, execute every lesson once (fills the cache), confirm offline readiness."""
@@ -246,6 +256,8 @@ def _main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("timing", help="print the timing report")
     t.add_argument("--committed", action="store_true", help="the committed reports/timing.json")
     sub.add_parser("lessons", help="list the lessons")
+    sub.add_parser("readme", help="copy reports/timing-latest.json to reports/timing.json and "
+                                  "rewrite README's lesson table from it")
     args = parser.parse_args(argv)
     if args.cmd == "prepare":
         return prepare(args.force)
@@ -257,6 +269,11 @@ def _main(argv: list[str] | None = None) -> int:
         path = TIMING_COMMITTED if args.committed or not TIMING_LATEST.is_file() else TIMING_LATEST
         print(f"timing report {path} ({json.loads(path.read_text()).get('written', '')}):")
         print(timing_table(path))
+    elif args.cmd == "readme":
+        if TIMING_LATEST.is_file():
+            shutil.copy(TIMING_LATEST, TIMING_COMMITTED)
+        update_readme()
+        print(f"README.md lesson table rewritten from {TIMING_COMMITTED}")
     elif args.cmd == "lessons":
         for name in lessons():
             print(f"{name}: {lesson_title(name)}")
