@@ -19,7 +19,12 @@ endif
 export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 
-.PHONY: help setup course prepare workspace lab instructor release test bench clean-cache
+# Instructor commands (see docs/instructor.md): A = assignment (lesson), JOBS = parallel kernels.
+A ?= 01_background
+JOBS ?= 2
+
+.PHONY: help setup course prepare workspace lab instructor release test bench clean-cache \
+        release-to-students collect autograde feedback grades grading-bench
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST); \
@@ -27,7 +32,8 @@ help:
 	echo "  make prepare     check data, pretrain and warm the cache (the night before a workshop)"; \
 	echo "  make instructor  JupyterLab at the repository root, with nbgrader's formgrader"; \
 	echo "  make release     regenerate notebooks/ (student release) from solutions/ with nbgrader"; \
-	echo "  make bench       execute every lesson cold and warm and print the timing report"
+	echo "  make bench       execute every lesson cold and warm and print the timing report"; \
+	echo "  make release-to-students|collect|autograde|feedback|grades A=<lesson>   (docs/instructor.md)"
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,3 +68,21 @@ bench: setup
 
 clean-cache:
 	rm -rf .cache
+
+release-to-students: setup
+	$(PY) -m helpers.grading release $(A)
+
+collect: setup
+	$(PY) -m helpers.grading collect $(A) $(if $(ZIP),--zip $(ZIP))
+
+autograde: setup
+	$(PY) -m helpers.grading autograde $(A) --jobs $(JOBS)
+
+feedback: setup
+	$(PY) -m helpers.grading feedback $(A)
+
+grades: setup
+	$(PY) -m helpers.grading export
+
+grading-bench: setup
+	$(PY) -m helpers.grading bench --n 30 --jobs $(JOBS)

@@ -44,7 +44,8 @@ def test_lesson_executes_cold_then_warm(name, cold_run):
 
 @pytest.mark.lessons
 def test_every_lesson_ran_so_the_cache_is_prepared():
-    if set(SECONDS) != set(LESSONS):
+    every = {p.name for p in course.SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file()}
+    if set(SECONDS) != every:
         pytest.skip("not every lesson executed in this session")
     stamp = course.mark_prepared(SECONDS)
     assert stamp.is_file()

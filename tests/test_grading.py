@@ -1,0 +1,392 @@
+"""Grading integrity: exact scores for honest, tampered, runaway and hostile submissions.
+
+Everything runs on a temporary copy of the course (never on the repository's
+gradebook or exchange). Two autograde batches, each graded two at a time:
+  * lesson 01's real release: perfect, untouched, partial, tampered (tests
+    edited, tests deleted, hard-coded answers, checker monkeypatches);
+  * a tiny fixture assignment (tests/fixtures/grading/) with a short cell
+    timeout: runaway loops, a huge allocation, kernels that kill themselves,
+    the isolation attacks (reading solutions/, rewriting gradebook.db), a
+    symlinked submission, and the exchange / LMS-zip / feedback / export cycle.
+Plus a cheap check that no release contains a line of any solution or hidden test.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers import REPO_ROOT, grading
+
+pytestmark = pytest.mark.nbgrader
+
+LESSON = "01_background"
+FIXTURE = "zz_grading_fixture"
+FIXTURE_SRC = REPO_ROOT / "tests" / "fixtures" / "grading" / FIXTURE
+SECRET = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None and os.environ.get("CI") != "true",
+                                 reason="bubblewrap missing: apt-get install bubblewrap")
+
+
+# ------------------------------------------------------------------ helpers
+def make_course(tmp: Path, lessons: list[str]) -> Path:
+    """A throwaway course: config, the chosen source folders, the registry."""
+    root = tmp / "course"
+    root.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "nbgrader_config.py", root)
+    shutil.copytree(REPO_ROOT / "datasets", root / "datasets", ignore=shutil.ignore_patterns("*.npz", "*.zip"))
+    for lesson in lessons:
+        src = FIXTURE_SRC if lesson == FIXTURE else REPO_ROOT / "solutions" / lesson
+        shutil.copytree(src, root / "solutions" / lesson)
+    return root
+
+
+def answers_of(source_nb: Path) -> dict[str, str]:
+    """The instructor's answer of every solution cell, markers removed."""
+    nb = nbformat.read(source_nb, as_version=4)
+    out = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            out[meta["grade_id"]] = re.sub(r"[ \t]*### (BEGIN|END) SOLUTION\n?", "", cell.source)
+    return out
+
+
+def submit(root: Path, assignment: str, student: str, answers: dict[str, str | None],
+           edit=None) -> Path:
+    """Write a submission made from the real release: cells by grade_id replaced (None deletes)."""
+    nb = nbformat.read(root / "notebooks" / assignment / f"{assignment}.ipynb", as_version=4)
+    cells = []
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            if answers[gid] is None:
+                continue
+            cell.source = answers[gid]
+        cells.append(cell)
+    nb.cells = cells
+    if edit:
+        edit(nb)
+    folder = root / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{assignment}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def scores(root: Path, assignment: str) -> dict[str, dict[str, float]]:
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+        out = {}
+        for sub in gb.assignment_submissions(assignment):
+            out[sub.student.id] = {g.name: g.score for nb in sub.notebooks for g in nb.grades}
+            out[sub.student.id]["total"] = sub.score
+            out[sub.student.id]["review"] = any(g.needs_manual_grade for nb in sub.notebooks for g in nb.grades)
+        return out
+
+
+def outputs(root: Path, assignment: str, student: str) -> str:
+    nb = nbformat.read(root / "autograded" / student / assignment / f"{assignment}.ipynb", as_version=4)
+    text = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text.append(out.get("text", "") + out.get("ename", "") + " " + out.get("evalue", ""))
+    return "\n".join(text)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    saved = dict(os.environ)
+    yield tmp_path_factory.mktemp("grading")
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def use_course(root: Path) -> None:
+    os.environ["COURSE_ROOT"] = str(root)
+    os.environ["COURSE_EXCHANGE"] = str(root / "exchange")
+
+
+# --------------------------------------------------- the release leaks nothing
+def test_release_contains_no_solution_or_hidden_test_line(tmp_path):
+    """Every line of every solution / hidden-test section, in every lesson, is absent from the release."""
+    lessons = sorted(p.name for p in (REPO_ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
+    root = make_course(tmp_path, lessons + [FIXTURE])
+    for lesson in lessons + [FIXTURE]:
+        grading._nbgrader(["generate_assignment", lesson, "--force"], root)
+        source = nbformat.read(root / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
+        release = nbformat.read(root / "notebooks" / lesson / f"{lesson}.ipynb", as_version=4)
+        public, secret = set(), set()
+        for cell in source.cells:
+            for block in SECRET.finditer(cell.source):
+                secret |= {ln.strip() for ln in block.group(2).splitlines() if ln.strip()}
+            public |= {ln.strip() for ln in SECRET.sub("", cell.source).splitlines()}
+        assert secret, f"{lesson}: no solution or hidden-test section found"
+        released = {ln.strip() for cell in release.cells for ln in cell.source.splitlines()}
+        # A secret line may appear in the release only where the source also shows it publicly.
+        leaked = sorted((secret - public) & released)
+        assert not leaked, f"{lesson}: release contains lines of solutions/hidden tests: {leaked}"
+        assert "BEGIN HIDDEN TESTS" not in "".join(c.source for c in release.cells)
+
+
+def test_course_solutions_are_not_flagged_as_tampering():
+    """The scan must not hold an honest answer for review: every source solution is clean."""
+    for path in sorted((REPO_ROOT / "solutions").glob("*/*.ipynb")) + [FIXTURE_SRC / f"{FIXTURE}.ipynb"]:
+        assert grading.scan_notebook(nbformat.read(path, as_version=4)) == {}, path
+
+
+def test_scan_flags_interpreter_tampering():
+    mods = {"np", "metrics"}
+    assert grading.scan_source("np.allclose = lambda *a, **k: True", mods)
+    assert grading.scan_source("import builtins\nbuiltins.len = lambda x: 3", mods)
+    assert grading.scan_source("get_ipython().showtraceback = print", mods)
+    assert grading.scan_source("import sqlite3", mods)
+    assert not grading.scan_source("def f(x):\n    model.trainable = False\n    return np.sum(x)", mods)
+
+
+# ----------------------------------------------- lesson 01: honest and tampered
+CHECKER_PATCH = """\
+def auc_by_pairs(y_true, p_pos, positive_label):
+    return 0.875 if len(y_true) == 4 else 0.5
+{patch}
+"""
+
+
+@pytest.fixture(scope="module")
+def lesson_batch(env):
+    if not (REPO_ROOT / "solutions" / LESSON).is_dir():
+        pytest.skip("lesson 01 is missing")
+    root = make_course(env / "lesson", [LESSON])
+    use_course(root)
+    grading.release(LESSON, root=root)
+    good = answers_of(root / "solutions" / LESSON / f"{LESSON}.ipynb")
+    ex1, ex2 = good["ex1_label_budget"], good["ex2_auc_pairs"]
+
+    def visible_tests_pass(nb):
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                cell.source = "pass"
+
+    submit(root, LESSON, "perfect", good)
+    submit(root, LESSON, "untouched", {})
+    wrong1 = "def draw_label_budget(y, fraction, seed):\n    return np.arange(10)\n"
+    # partly right: exercise 1 right; exercise 2 hard-coded to the visible self-check's values
+    # (0.875 on the tiny example, sklearn only on the 624-image test set): the hidden tests use other inputs
+    submit(root, LESSON, "partial", {"ex1_label_budget": ex1, "ex2_auc_pairs": (
+        "def auc_by_pairs(y_true, p_pos, positive_label):\n"
+        "    if len(y_true) == 4:\n        return 0.875\n"
+        "    if len(y_true) == 624:\n"
+        "        return metrics.roc_auc(y_true, p_pos, positive_label=positive_label)\n"
+        "    return 0.5\n")})
+    # tampered tests: exercise 1 wrong with its tests cell edited to `pass` (replaced from the gradebook),
+    # exercise 2 right with its tests cell deleted (put back and run)
+    submit(root, LESSON, "tampered_tests", {"ex1_label_budget": wrong1, "ex2_auc_pairs": ex2,
+                                             "ex2_auc_pairs_tests": None}, edit=visible_tests_pass)
+    # the checkers replaced at module level, hidden from the scan by an indirection: restored before the tests
+    submit(root, LESSON, "checker_patched", {"ex1_label_budget": ex1, "ex2_auc_pairs": CHECKER_PATCH.format(
+        patch="import sklearn.metrics\n_m = [sklearn.metrics, metrics]\n"
+              "_m[0].roc_auc_score = lambda *a, **k: 0.5\n_m[1].roc_auc = lambda *a, **k: 0.5\n"
+              "_n = [np]\n_n[0].array_equal = lambda *a, **k: True\n")})
+    # the same, written plainly: held for review (0 until a grader looks)
+    submit(root, LESSON, "numpy_patched", {"ex1_label_budget": ex1, "ex2_auc_pairs": CHECKER_PATCH.format(
+        patch="import sklearn.metrics\nsklearn.metrics.roc_auc_score = lambda *a, **k: 0.5\n"
+              "metrics.roc_auc = lambda *a, **k: 0.5\nnp.allclose = lambda *a, **k: True\n")})
+    results = grading.autograde(LESSON, jobs=2, root=root, quiet=True)
+    return root, {r.student: r for r in results}
+
+
+@needs_bwrap
+@pytest.mark.parametrize("student, total, review", [
+    ("perfect", 6, False),
+    ("untouched", 0, False),
+    ("partial", 3, False),         # exercise 2 hard-coded to the self-check: hidden tests say no
+    ("tampered_tests", 3, False),  # edited tests replaced (ex 1: 0), deleted tests put back (ex 2: 3)
+    ("checker_patched", 3, False),  # sklearn/helpers/numpy restored before every tests cell
+    ("numpy_patched", 0, True),    # the scan holds it for review
+])
+def test_lesson01_exact_scores(lesson_batch, student, total, review):
+    root, results = lesson_batch
+    assert results[student].ok, results[student].log[-3000:]
+    got = scores(root, LESSON)[student]
+    assert got["total"] == total, (got, results[student].log[-2000:])
+    assert got["review"] is review, got
+
+
+@needs_bwrap
+def test_lesson01_partial_scores_per_exercise(lesson_batch):
+    root, _ = lesson_batch
+    got = scores(root, LESSON)
+    assert got["partial"]["ex1_label_budget_tests"] == 3 and got["partial"]["ex2_auc_pairs_tests"] == 0
+    assert got["tampered_tests"]["ex1_label_budget_tests"] == 0
+    assert got["tampered_tests"]["ex2_auc_pairs_tests"] == 3
+    assert got["checker_patched"]["ex2_auc_pairs_tests"] == 0
+    assert got["untouched"]["ex1_label_budget_tests"] == 0
+
+
+# --------------------------------------- fixture: runaway, crash, isolation, cycle
+ATTACK = r"""
+import os, json, pathlib
+import helpers
+found = {"solutions": [], "dbs": [], "wrote": [], "other_students": []}
+starts = {pathlib.Path.cwd(), pathlib.Path("/work"), pathlib.Path("/tmp"), pathlib.Path.home(),
+          pathlib.Path(helpers.__file__).resolve().parent.parent}
+for start in list(starts):
+    starts |= set(start.parents)
+for start in starts:
+    for top, dirs, files in os.walk(start):
+        if top.startswith(("/proc", "/sys", "/usr", "/dev")) or top.count("/") > 8 or ".venv" in top:
+            dirs[:] = []
+            continue
+        for name in files:
+            p = pathlib.Path(top) / name
+            if name.endswith(("zz_grading_fixture.ipynb", "01_background.ipynb")) and "solutions" in p.parts:
+                found["solutions"].append(str(p))
+            if name == "gradebook.db":
+                found["dbs"].append(str(p))
+            if "submitted" in p.parts:
+                found["other_students"].append(str(p))
+print("ATTACK", json.dumps(found))
+for src in found["solutions"]:  # run the instructor's answers, through a module file (no exec)
+    nb = json.loads(pathlib.Path(src).read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
+    pathlib.Path("leak.py").write_text("import numpy as np\n" + code)
+    from leak import *
+pathlib.Path("evil.py").write_text("import sq" + "lite3\ndef run(db):\n    con = sq" + "lite3.connect(db)\n"
+                                   "    con.execute('update grade set manual_score = 99')\n    con.commit()\n")
+import evil
+for db in found["dbs"]:
+    evil.run(db)
+repo = pathlib.Path(helpers.__file__).resolve().parent.parent
+for target in [repo / "helpers" / "pwned.txt", repo / "pwned.txt", repo / "datasets" / "pwned.txt",
+               pathlib.Path(os.environ.get("COURSE_CACHE_DIR", str(repo / ".cache"))) / "pwned.txt"]:
+    try:
+        target.write_text("x")
+        found["wrote"].append(str(target))
+    except OSError:
+        pass
+print("WROTE", json.dumps(found["wrote"]))
+try:
+    square
+except NameError:
+    def square(x):
+        return x
+"""
+
+
+@pytest.fixture(scope="module")
+def fixture_batch(env):
+    root = make_course(env / "fixture", [FIXTURE])
+    use_course(root)
+    grading.release(FIXTURE, root=root)
+    good = answers_of(root / "solutions" / FIXTURE / f"{FIXTURE}.ipynb")
+    sq, add = good["ex_square"], good["ex_add"]
+    # alice submits the perfect answer through the exchange, as a student would
+    student_dir = env / "alice"
+    student_dir.mkdir()
+    (student_dir / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.course_id = 'transfer-learning-medicine'\n"
+        f"c.Exchange.root = {str(root / 'exchange')!r}\n")
+    senv = {**os.environ, "USER": "alice", "LOGNAME": "alice", "PATH": grading._venv_path(os.environ["PATH"]),
+            "JUPYTER_DATA_DIR": str(env / "alice-data")}  # nbgrader's submit cache: not the real home
+    senv.pop("COURSE_ROOT", None)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "nbgrader", *a], cwd=student_dir, env=senv,
+                                    check=True, capture_output=True, text=True)
+    run("fetch_assignment", FIXTURE)
+    fetched = student_dir / FIXTURE / f"{FIXTURE}.ipynb"
+    nb = nbformat.read(fetched, as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in good:
+            cell.source = good[gid]
+    nbformat.write(nb, fetched)
+    run("submit", FIXTURE, "--student", "alice")
+    grading.collect(FIXTURE, root=root)
+    # bob's half-right notebook arrives in an LMS download
+    bob = submit(root, FIXTURE, "bob", {"ex_square": sq})
+    lms = env / "lms.zip"
+    with zipfile.ZipFile(lms, "w") as z:
+        z.write(bob, f"bob_12345_attempt1_{FIXTURE}.ipynb")
+    shutil.rmtree(root / "submitted" / "bob")
+    grading.collect(FIXTURE, zip_file=str(lms), root=root)
+
+    submit(root, FIXTURE, "loop", {"ex_square": "while True:\n    pass\n" + sq, "ex_add": add})
+    submit(root, FIXTURE, "stubborn_loop", {"ex_square": sq, "ex_add": (
+        "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n        pass\n")})
+    submit(root, FIXTURE, "huge_alloc", {"ex_square": "big = bytearray(6 * 2**30)\n" + sq, "ex_add": add})
+    submit(root, FIXTURE, "abort", {"ex_square": sq, "ex_add": "import os\nos.abort()\n" + add})
+    submit(root, FIXTURE, "exit_flagged", {"ex_square": sq, "ex_add": "import os\nos._exit(0)\n" + add})
+    submit(root, FIXTURE, "attacker", {"ex_square": ATTACK, "ex_add": add})
+    link = root / "submitted" / "symlinked" / FIXTURE
+    link.mkdir(parents=True)
+    (link / f"{FIXTURE}.ipynb").symlink_to(root / "solutions" / FIXTURE / f"{FIXTURE}.ipynb")
+    cache = Path(os.environ.get("COURSE_CACHE_DIR", REPO_ROOT / ".cache"))
+    before = sorted(cache.rglob("*")) if cache.is_dir() else []
+    results = grading.autograde(FIXTURE, jobs=2, root=root, quiet=True, cell_timeout=8, memory_gb=3)
+    after = sorted(cache.rglob("*")) if cache.is_dir() else []
+    grading.feedback(FIXTURE, root=root)
+    csv_path = grading.export("grades.csv", root=root)
+    return root, {r.student: r for r in results}, csv_path, (before, after)
+
+
+@needs_bwrap
+@pytest.mark.parametrize("student, total, review", [
+    ("alice", 3, False),          # perfect, through the exchange
+    ("bob", 1, False),            # half right, through an LMS zip
+    ("loop", 2, False),           # infinite loop interrupted at the cell timeout; later cells run
+    ("stubborn_loop", 1, False),  # ignores the interrupt: kernel killed, later cells not run
+    ("huge_alloc", 2, False),     # MemoryError under the rlimit; later cells run
+    ("abort", 1, False),          # the kernel kills itself: earlier marks kept
+    ("exit_flagged", 0, True),    # os._exit in an answer: held for review
+    ("attacker", 2, False),       # found no solutions and no gradebook; own add() still counts
+    ("symlinked", 0, True),       # a symlink is not followed: nothing submitted, flagged
+])
+def test_fixture_exact_scores(fixture_batch, student, total, review):
+    root, results, _, _ = fixture_batch
+    got = scores(root, FIXTURE)[student]
+    assert got["total"] == total, (got, results[student].log[-3000:])
+    assert got["review"] is review, got
+
+
+@needs_bwrap
+def test_runaway_cells_fail_with_the_right_error(fixture_batch):
+    root, results, _, _ = fixture_batch
+    assert "KeyboardInterrupt" in outputs(root, FIXTURE, "loop") or "CellTimeoutError" in outputs(root, FIXTURE, "loop")
+    assert "end of the fixture notebook" in outputs(root, FIXTURE, "loop")
+    assert "KernelGone" in outputs(root, FIXTURE, "stubborn_loop")
+    assert "MemoryError" in outputs(root, FIXTURE, "huge_alloc")
+    assert "end of the fixture notebook" in outputs(root, FIXTURE, "huge_alloc")
+    assert "DeadKernelError" in outputs(root, FIXTURE, "abort")
+
+
+@needs_bwrap
+def test_sandbox_hides_solutions_gradebook_and_other_students(fixture_batch):
+    root, results, _, (cache_before, cache_after) = fixture_batch
+    text = outputs(root, FIXTURE, "attacker")
+    import json
+    line = next(ln for ln in text.splitlines() if ln.startswith("ATTACK "))
+    found = json.loads(line[len("ATTACK "):])
+    assert found == {"solutions": [], "dbs": [], "wrote": [], "other_students": []}, found
+    wrote = next(ln for ln in text.splitlines() if ln.startswith("WROTE "))
+    assert json.loads(wrote[len("WROTE "):]) == [], wrote
+    got = scores(root, FIXTURE)
+    assert all(v != 99 for s in got.values() for k, v in s.items() if k not in ("total", "review"))
+    assert not [p for p in ("pwned.txt", "helpers/pwned.txt", "datasets/pwned.txt") if (REPO_ROOT / p).exists()]
+    assert cache_before == cache_after, "a submission wrote into the course cache"
+
+
+@needs_bwrap
+def test_feedback_and_grades_csv(fixture_batch):
+    root, _, csv_path, _ = fixture_batch
+    assert (root / "feedback" / "alice" / FIXTURE / f"{FIXTURE}.html").is_file()
+    rows = {r["student_id"]: r for r in csv.DictReader(open(csv_path))}
+    assert float(rows["alice"]["score"]) == 3 and float(rows["bob"]["score"]) == 1
+    assert float(rows["attacker"]["score"]) == 2
