@@ -9,7 +9,9 @@ PY := $(VENV)/bin/python
 PORT ?= 8888
 IP ?= 127.0.0.1
 NO_BROWSER ?=
-LAB_FLAGS = --ip=$(IP) --port=$(PORT) $(if $(NO_BROWSER),--no-browser) $(if $(TOKEN),--IdentityProvider.token=$(TOKEN))
+# Jupyter refuses to start as root (CI machines, containers) without --allow-root.
+LAB_FLAGS = --ip=$(IP) --port=$(PORT) $(if $(NO_BROWSER),--no-browser) $(if $(TOKEN),--IdentityProvider.token=$(TOKEN)) \
+            $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Use the provided data copy when it sits beside the repository.
 SHARED_DATA := $(abspath ../shared/datasets)

@@ -75,6 +75,8 @@ def _wait(proc, url: str, log: Path, limit: float = 900) -> tuple[int, bytes]:
 
 
 def _stop(proc) -> None:
+    if proc.poll() is not None:
+        return
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=30)
