@@ -240,8 +240,11 @@ def _bwrap_command(scratch: Path, runtime: Path, kernel_argv: list[str], env: di
         ro.add(REPO_ROOT / ".cache")
     for path in sorted(ro, key=lambda p: len(p.parts)):
         cmd += ["--ro-bind-try", str(path), str(path)]
+    # The private /tmp is made read-only after the binds: when the course itself lives under
+    # /tmp, the folders bwrap creates there as mount points must not be writable either.
     cmd += ["--bind", str(scratch), str(scratch), "--bind", str(runtime), str(runtime),
-            "--remount-ro", "/", "--chdir", str(scratch), "--clearenv"]  # the skeleton folders too
+            "--remount-ro", "/", "--remount-ro", "/tmp",
+            "--chdir", str(scratch), "--clearenv"]  # the skeleton folders too
     for key, value in env.items():
         cmd += ["--setenv", key, value]
     return cmd + ["--", *kernel_argv]
@@ -252,8 +255,12 @@ def _kernel_env(scratch: Path) -> dict[str, str]:
             "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "COURSE_GRADING_TESTS",
             "PYTHONHASHSEED", "KERAS_BACKEND")
     env = {k: os.environ[k] for k in keep if k in os.environ}
+    for var in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR"):  # symlinked folders: the sandbox mounts the target
+        if env.get(var):
+            env[var] = str(Path(env[var]).expanduser().resolve())
     env["PYTHONPATH"] = str(REPO_ROOT)  # the same helpers/ as the instructor's process (mounted read-only)
-    env.update(HOME=str(scratch), MPLCONFIGDIR="/tmp/mpl", KERAS_HOME="/tmp/keras", IPYTHONDIR="/tmp/ipython",
+    env.update(HOME=str(scratch), TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch / ".matplotlib"),
+               KERAS_HOME=str(scratch / ".keras"), IPYTHONDIR=str(scratch / ".ipython"),
                PYTHONDONTWRITEBYTECODE="1", JPY_SESSION_NAME="submission")
     env.setdefault("PATH", "/usr/bin:/bin")
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
