@@ -229,11 +229,11 @@ def nbgrader(*args: str, root: Path = REPO_ROOT, check: bool = True) -> subproce
     config = Path(root) / "nbgrader_config.py"
     if not config.is_file():  # nbgrader reads its config from the working folder only
         shutil.copy(REPO_ROOT / "nbgrader_config.py", config)
-    # nbgrader runs `alembic` (gradebook migrations) from PATH: put this environment's bin/ first.
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = {**os.environ, "COURSE_ROOT": str(root), "PATH": path}
+    # nbgrader runs `alembic` (gradebook migrations) from PATH: this environment's bin/ goes first.
+    full_env = {**os.environ, "COURSE_ROOT": str(root)}
+    full_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), full_env.get("PATH", "")])
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=root, env=full_env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -62,16 +62,11 @@ def course_root() -> Path:
     return Path(os.environ.get("COURSE_ROOT", REPO_ROOT)).resolve()
 
 
-def _nbgrader(args: list[str], root: Path, env: dict[str, str] | None = None,
-              check: bool = True) -> subprocess.CompletedProcess:
-    """Run one nbgrader command at the course root (its nbgrader_config.py applies)."""
-    full_env = {**os.environ, "COURSE_ROOT": str(root), **(env or {})}
-    full_env["PATH"] = _venv_path(full_env.get("PATH", ""))
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=full_env,
-                          capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
+def _nbgrader(args: list[str], root: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run one nbgrader command at the course root (the course's own runner, see helpers.course)."""
+    from helpers.course import nbgrader
+
+    return nbgrader(*args, root=root, check=check)
 
 
 def _venv_path(path: str) -> str:
