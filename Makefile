@@ -19,7 +19,7 @@ ifneq ($(wildcard $(SHARED_DATA)/SOURCES.md),)
 export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
 export TF_CPP_MIN_LOG_LEVEL := 2
-export TF_ENABLE_ONEDNN_OPTS := 0
+export TF_ENABLE_ONEDNN_OPTS := 1
 
 # Instructor commands (see docs/instructor.md): A = assignment (lesson), JOBS = parallel kernels.
 A ?= 01_background

@@ -5,7 +5,7 @@ import os
 import platform
 import random
 
-import helpers  # noqa: F401  (sets the TensorFlow log variables before TF loads)
+import helpers  # sets the TensorFlow log variables before TF loads
 
 
 def setup(seed: int = 42, mixed_precision: bool = False, verbose: bool = True) -> dict:
@@ -15,7 +15,8 @@ def setup(seed: int = 42, mixed_precision: bool = False, verbose: bool = True) -
     where it is slower). Never fails on a CPU-only machine. Returns what it found.
     """
     import numpy as np
-    import tensorflow as tf
+
+    tf = helpers.import_tensorflow()
     import keras
 
     tf.get_logger().setLevel("ERROR")

@@ -20,7 +20,7 @@ from helpers.data import budget_splits, load_dataset, Split
 PLAIN_RECIPE: dict[str, Any] = {
     "filters": (16, 32, 64), "batch_norm": False, "dropout": 0.3, "weight_decay": 0.0,
     "augment": False, "lr": 2e-3, "batch_size": 64, "epochs": 10, "patience": 3,
-    "min_samples_per_epoch": 1024,
+    "min_samples_per_epoch": 1024, "pooling": "gap",
 }
 
 
@@ -54,7 +54,7 @@ def run_scratch(dataset: str, fraction: float, seed: int, recipe: dict[str, Any]
     keras.utils.set_random_seed(seed)
     model = build_cnn(ds.train.x.shape[1:], len(ds.label_names), filters=r["filters"],
                       batch_norm=r["batch_norm"], dropout=r["dropout"],
-                      weight_decay=r["weight_decay"], augment=r["augment"])
+                      weight_decay=r["weight_decay"], augment=r["augment"], pooling=r["pooling"])
     fit_on = tile_to(train, r["min_samples_per_epoch"], seed)
     start = time.perf_counter()
     history = train_classifier(model, fit_on.x, fit_on.y, val.x, val.y, epochs=r["epochs"],

@@ -12,9 +12,11 @@ from typing import Sequence
 
 import numpy as np
 
-import helpers  # noqa: F401  (quiet TensorFlow before it loads)
-import keras
-from keras import layers
+import helpers
+
+helpers.import_tensorflow()  # before Keras: keeps TensorFlow's start-up lines out of the output
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
 
 
 class WeightsMismatchError(ValueError):
@@ -47,9 +49,18 @@ def build_cnn_base(
     filters: Sequence[int] = (16, 32, 64),
     batch_norm: bool = False,
     weight_decay: float = 0.0,
+    pooling: str = "gap",
     name: str = "base",
 ) -> keras.Sequential:
-    """Convolutional base: blocks of Conv(3x3, same) [-> BatchNorm] -> ReLU -> MaxPool, then global average pooling."""
+    """Convolutional base: blocks of Conv(3x3, same) [-> BatchNorm] -> ReLU -> MaxPool, then a feature vector.
+
+    ``pooling="gap"`` averages each feature map over space (64 numbers, where
+    in the image is lost); ``"flatten"`` keeps every position (3 x 3 x 64 =
+    576 numbers at 28 px), which suits small, centred medical images. Neither
+    has weights, so weights load into a base built with either.
+    """
+    if pooling not in ("gap", "flatten"):
+        raise ValueError(f"pooling must be 'gap' or 'flatten', got {pooling!r}.")
     reg = keras.regularizers.l2(weight_decay) if weight_decay else None
     stack: list[layers.Layer] = [keras.Input(tuple(input_shape))]
     for i, f in enumerate(filters, start=1):
@@ -59,7 +70,7 @@ def build_cnn_base(
             stack.append(layers.BatchNormalization(name=f"block{i}_bn"))
         stack.append(layers.ReLU(name=f"block{i}_relu"))
         stack.append(layers.MaxPooling2D(2, name=f"block{i}_pool"))
-    stack.append(layers.GlobalAveragePooling2D(name="gap"))
+    stack.append(layers.GlobalAveragePooling2D(name="gap") if pooling == "gap" else layers.Flatten(name="flatten"))
     return keras.Sequential(stack, name=name)
 
 
@@ -80,12 +91,13 @@ def build_cnn(
     dropout: float = 0.3,
     weight_decay: float = 0.0,
     augment: bool = False,
+    pooling: str = "gap",
     name: str = "cnn",
 ) -> keras.Model:
     """A small CNN classifier: [augmentation] -> base -> dropout -> softmax head."""
     inputs = keras.Input(tuple(input_shape), name="image")
     x = augmentation()(inputs) if augment else inputs
-    x = build_cnn_base(input_shape, filters, batch_norm, weight_decay)(x)
+    x = build_cnn_base(input_shape, filters, batch_norm, weight_decay, pooling)(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="head")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -80,7 +80,7 @@ def weights_key(source: str, training: dict[str, Any] | None = None) -> str:
     md5s = [f["md5"] for d in spec["datasets"] for f in dataset_info(d)["files"]]
     config = {"source": source, "spec": {k: spec[k] for k in ("kind", "datasets")}, "md5": md5s,
               "arch": ARCH, "training": training or TRAINING, "keras": keras.__version__,
-              "numpy": np.__version__}
+              "numpy": np.__version__, "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1")}
     digest.update(json.dumps(config, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
 
@@ -208,16 +208,19 @@ def pretraining_info(source: str = "dae_target") -> dict[str, Any]:
     return json.loads(meta.read_text()) if meta.is_file() else {"source": source}
 
 
-def load_pretrained(source: str = "dae_target", build: bool = True, progress: bool = True) -> Any:
+def load_pretrained(source: str = "dae_target", build: bool = True, progress: bool = True,
+                    pooling: str | None = None) -> Any:
     """A new convolutional base (``build_cnn_base(**ARCH)``) holding ``source``'s pretrained weights.
 
     Finds the weights in the course cache or pretrains them (``build=True``).
+    ``pooling`` ("gap" or "flatten") overrides how the base turns its last
+    feature maps into a vector; it has no weights, so the same file loads.
     A damaged file is reported with the command that rebuilds it.
     """
     from helpers.models import WeightsMismatchError, build_cnn_base, load_weights
 
     path = ensure_pretrained(source, build=build, progress=progress)
-    base = build_cnn_base(**ARCH)
+    base = build_cnn_base(**{**ARCH, **({"pooling": pooling} if pooling else {})})
     try:
         load_weights(base, path)
     except WeightsMismatchError as exc:
@@ -234,6 +237,9 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("sources", nargs="*", help=f"sources to build (default: all of {', '.join(SOURCES)})")
     parser.add_argument("--force", action="store_true", help="pretrain again even if cached")
     args = parser.parse_args(argv)
+    import helpers
+
+    helpers.import_tensorflow()  # TensorFlow's start-up lines stay off the terminal
     for source in args.sources or list(SOURCES):
         path = weights_path(source)
         if path.is_file() and not args.force:

@@ -98,6 +98,8 @@ def test_build_ecg_rnn_shapes():
     mean = ecg.build_ecg_rnn(units=5, filters=6, readout="mean")
     assert mean.get_layer("encoder").get_layer("rnn1").output.shape == (None, 24, 5)
     assert mean.get_layer("encoder").output.shape == (None, 5)
+    every = ecg.build_ecg_rnn(units=5, filters=6, readout="all")
+    assert every.get_layer("encoder").output.shape == (None, 24 * 5)  # every step's state, in order
     with pytest.raises(ValueError, match="readout"):
         ecg.build_ecg_rnn(readout="first")
 
@@ -130,3 +132,5 @@ def test_cached_runs_tiny(tmp_path, monkeypatch, data_dir):
     assert ecg.run_ecg200.cache_path(TINY, seed=0, pretrained=False).is_file()
     again = ecg.run_ecg200(TINY, seed=0, pretrained=False)  # read back from the cache
     assert np.array_equal(again["proba_test"], run["proba_test"])
+    fixed = ecg.run_ecg200({**TINY, "early_stopping": False, "epochs": 3, "patience": 0}, seed=0)
+    assert fixed["epochs"] == 3, "without early stopping every epoch runs"

@@ -16,6 +16,16 @@ def test_cnn_output_shape_and_layer_names():
     assert "base/block1_conv/kernel" in paths and "head/kernel" in paths
 
 
+def test_flatten_pooling_keeps_positions_and_loads_the_same_weights(tmp_path):
+    gap = models.build_cnn_base(filters=(4, 8), batch_norm=True)
+    flat = models.build_cnn_base(filters=(4, 8), batch_norm=True, pooling="flatten")
+    assert gap.output_shape == (None, 8) and flat.output_shape == (None, 7 * 7 * 8)
+    path = models.save_weights(gap, tmp_path / "w.npz")
+    assert len(models.load_weights(flat, path)) == len(gap.weights)
+    with pytest.raises(ValueError, match="pooling must be"):
+        models.build_cnn_base(pooling="max")
+
+
 def test_batch_norm_base_has_moving_statistics():
     base = models.build_cnn_base((28, 28, 1), filters=(4, 8), batch_norm=True)
     assert "base/block2_bn/moving_mean" in [v.path for v in base.weights]

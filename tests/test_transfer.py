@@ -33,11 +33,27 @@ def test_run_finetune_is_real_cached_and_leaves_test_labels_alone():
     np.testing.assert_array_equal(again["proba_test"], run["proba_test"])
 
 
+def test_all_blocks_recipe_with_flatten_and_no_head_phase():
+    save_weights(build_cnn_base(**P.ARCH), P.weights_path("dae_target"))
+    recipe = T.transfer_recipe("head, then all blocks", "dae_target") | FAST | {"head_epochs": 0}
+    assert recipe["pooling"] == "flatten" and recipe["unfreeze_blocks"] == 3
+    run = T.run_finetune("breastmnist", 0.1, 0, recipe)
+    assert run["head_epochs"] == 0 and run["epochs"] == 1, "head_epochs=0 skips phase 1"
+    assert run["proba_test"].shape == (156, 2)
+
+
+def test_scratch_and_transfer_recipes_share_the_feature_vector_and_budget():
+    for name in T.SCRATCH_RECIPES:
+        r = T.scratch_recipe(name)
+        assert r["pooling"] == "flatten" and r["epochs"] == T.FINETUNE_RECIPE["ft_epochs"]
+    assert set(T.TRANSFER_RECIPES) == {"head, then top block", "head, then all blocks"}
+
+
 def test_run_finetune_without_weights_and_without_build_is_explained(monkeypatch):
     original = P.load_pretrained
 
-    def no_build(source, build=True, progress=True):
-        return original(source, build=False)
+    def no_build(source, build=True, progress=True, pooling=None):
+        return original(source, build=False, pooling=pooling)
 
     monkeypatch.setattr(P, "load_pretrained", no_build)
     with pytest.raises(P.PretrainedWeightsMissing, match="helpers.pretrain"):
