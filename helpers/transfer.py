@@ -49,6 +49,10 @@ Batch normalisation stays frozen in both; they differ in how much of the pretrai
 
 FRACTIONS: tuple[float, ...] = (0.1, 0.25, 1.0)
 SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
+"""Seeds of the reported comparison: the chosen recipe of each family runs with all of them."""
+SELECTION_SEEDS: tuple[int, ...] = (0, 1)
+"""Seeds every candidate recipe runs with to be chosen on validation (the tuning budget); the other
+seeds of :data:`SEEDS` run only for the chosen recipe, so tuning does not multiply the evaluation cost."""
 
 
 def run_finetune(dataset: str, fraction: float, seed: int, recipe: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -140,6 +144,26 @@ def sweep(kind: str, dataset: str, recipes: dict[str, dict[str, Any]], fractions
     return out
 
 
+def tuned_sweep(kind: str, dataset: str, recipes: dict[str, dict[str, Any]], positive_label: int,
+                fractions: Iterable[float] = FRACTIONS, selection_seeds: Iterable[int] = SELECTION_SEEDS,
+                seeds: Iterable[int] = SEEDS, progress: bool = True) -> dict[str, list[dict[str, Any]]]:
+    """Choose a recipe per budget on validation, then run the chosen one on every seed (all cached).
+
+    Every candidate runs with ``selection_seeds``; :func:`select_recipe` picks
+    the best mean validation AUC over those seeds at each budget; the chosen
+    recipe then also runs with the remaining ``seeds``. The result has the same
+    form as :func:`sweep` (the losing candidates keep only their selection runs).
+    """
+    selection_seeds, seeds = tuple(selection_seeds), tuple(seeds)
+    out = sweep(kind, dataset, recipes, fractions, selection_seeds, progress)
+    extra = [s for s in seeds if s not in selection_seeds]
+    for f in fractions:
+        name, _ = select_recipe(out, f, positive_label, selection_seeds)
+        more = sweep(kind, dataset, {name: recipes[name]}, [f], extra, progress)
+        out[name].extend(more[name])
+    return out
+
+
 def val_auc(run: dict[str, Any], positive_label: int) -> float:
     """Validation ROC-AUC of one run (the only score used to choose a recipe)."""
     from helpers.metrics import roc_auc
@@ -164,19 +188,28 @@ def fast_auc(y_true: np.ndarray, p_pos: np.ndarray, *, positive_label: int) -> f
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def select_recipe(runs: dict[str, list[dict[str, Any]]], fraction: float, positive_label: int) -> tuple[str, dict[str, float]]:
-    """The recipe with the best mean validation AUC over seeds at ``fraction``, and every recipe's score."""
-    scores = {name: float(np.mean([val_auc(r, positive_label) for r in rs if r["fraction"] == fraction]))
+def select_recipe(runs: dict[str, list[dict[str, Any]]], fraction: float, positive_label: int,
+                  seeds: Iterable[int] | None = None) -> tuple[str, dict[str, float]]:
+    """The recipe with the best mean validation AUC at ``fraction``, and every recipe's score.
+
+    With ``seeds``, only those seeds' runs count, so every candidate is scored on
+    the same seeds even when the chosen one has run with more.
+    """
+    keep = None if seeds is None else set(seeds)
+    scores = {name: float(np.mean([val_auc(r, positive_label) for r in rs if r["fraction"] == fraction
+                                   and (keep is None or r["seed"] in keep)]))
               for name, rs in runs.items()}
     return max(scores, key=lambda k: (scores[k], -list(scores).index(k))), scores
 
 
 def compare(families: dict[str, dict[str, list[dict[str, Any]]]], positive_label: int, baseline: str = "scratch",
-            n_boot: int = 1000) -> list[dict[str, Any]]:
+            n_boot: int = 1000, selection_seeds: Iterable[int] | None = SELECTION_SEEDS) -> list[dict[str, Any]]:
     """Per family and budget: chosen recipe, test AUC (seed-averaged) with CI, seed spread, difference to baseline.
 
     ``families`` maps a family name (e.g. 'scratch', 'fine-tuned, dae_target') to
-    its :func:`sweep` result. Each row is a dict; the difference to ``baseline``
+    its :func:`tuned_sweep` (or :func:`sweep`) result; the recipe is chosen on the
+    validation AUC of ``selection_seeds`` (None: every seed), and the chosen
+    recipe's runs on every seed are scored. Each row is a dict; the difference to ``baseline``
     is a paired bootstrap over test cases on the seed-averaged probabilities.
     """
     from helpers.metrics import bootstrap_ci, paired_bootstrap, roc_auc
@@ -185,7 +218,7 @@ def compare(families: dict[str, dict[str, list[dict[str, Any]]]], positive_label
     rows, chosen = [], {}
     for fam, runs in families.items():
         for f in fractions:
-            name, scores = select_recipe(runs, f, positive_label)
+            name, scores = select_recipe(runs, f, positive_label, selection_seeds)
             group = [r for r in runs[name] if r["fraction"] == f]
             p = seed_average(group, column=positive_label)
             y = group[0]["y_test"]

@@ -82,6 +82,33 @@ def test_recipe_is_chosen_on_validation_not_test():
     assert name == "good on val" and scores["good on val"] > scores["good on test"]
 
 
+def test_tuned_sweep_runs_candidates_on_selection_seeds_and_the_winner_on_all(monkeypatch):
+    calls = []
+
+    def fake_runner(dataset, fraction, seed, recipe):
+        calls.append((recipe["name"], fraction, seed))
+        return _fake_run(fraction, seed, recipe["val"], 0.5, np.random.default_rng(seed))
+
+    monkeypatch.setattr(T, "run_scratch", fake_runner)
+    recipes = {"weak": {"name": "weak", "val": 0.1}, "strong": {"name": "strong", "val": 0.8}}
+    runs = T.tuned_sweep("scratch", "breastmnist", recipes, positive_label=0, fractions=(0.5, 1.0),
+                         selection_seeds=(0, 1), seeds=(0, 1, 2, 3, 4), progress=False)
+    assert len(calls) == 2 * 2 * 2 + 2 * 3, "candidates x budgets x selection seeds, then 3 more seeds per budget"
+    assert sorted(r["seed"] for r in runs["strong"] if r["fraction"] == 0.5) == [0, 1, 2, 3, 4]
+    assert sorted(r["seed"] for r in runs["weak"] if r["fraction"] == 0.5) == [0, 1]
+    rows = T.compare({"scratch": runs}, positive_label=0, n_boot=50, selection_seeds=(0, 1))
+    assert {r["recipe"] for r in rows} == {"strong"} and all(r["n_seeds"] == 5 for r in rows)
+
+
+def test_selection_counts_only_the_selection_seeds():
+    rng = np.random.default_rng(3)
+    # "late bloomer" is worse on seeds 0-1 but great on extra seeds it should never have been given
+    runs = {"steady": [_fake_run(0.5, s, 0.2, 0.5, rng) for s in range(2)],
+            "late bloomer": [_fake_run(0.5, s, 0.0 if s < 2 else 1.0, 0.5, rng) for s in range(5)]}
+    assert T.select_recipe(runs, 0.5, positive_label=0, seeds=(0, 1))[0] == "steady"
+    assert T.select_recipe(runs, 0.5, positive_label=0)[0] == "late bloomer"
+
+
 def test_compare_rows_have_cis_and_paired_differences():
     rng = np.random.default_rng(1)
     # same test labels across families, as in the real comparison
