@@ -199,28 +199,36 @@ def format_threshold_table(rows: list[dict[str, float]]) -> str:
 
 
 def threshold_explorer(y_true, p_pos, *, positive_label, label_names=None, value: float = 0.5):
-    """An ipywidgets slider that redraws the confusion matrix and sensitivity/specificity live.
+    """An ipywidgets slider that redraws the confusion matrix (with sensitivity/specificity) live.
 
-    Returns the widget (display it). Needs a live kernel to react; a saved
+    Returns the widget (display it). The figure is a PNG in an ``Image``
+    widget, redrawn by an observer: no ``Output`` widget capturing ``display``
+    calls, which can stall non-interactive execution (nbclient, hence nbgrader
+    autograding) until the cell timeout. Needs a live kernel to react; a saved
     notebook keeps only the static table the lesson prints beside it.
     """
+    import io
+
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-    from IPython.display import display
 
     from helpers import plots
 
     slider = widgets.FloatSlider(value=value, min=0.0, max=1.0, step=0.01, description="threshold",
                                  continuous_update=False, readout_format=".2f")
+    image = widgets.Image(format="png", layout=widgets.Layout(width="440px"))
 
     def draw(threshold: float) -> None:
         fig = plots.confusion_matrix_plot(y_true, p_pos, positive_label=positive_label,
                                           threshold=threshold, label_names=label_names)
-        display(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
         plt.close(fig)
+        image.value = buf.getvalue()
 
-    out = widgets.interactive_output(draw, {"threshold": slider})
-    return widgets.VBox([slider, out])
+    draw(value)
+    slider.observe(lambda change: draw(change["new"]), names="value")
+    return widgets.VBox([slider, image])
 
 
 # ---------------------------------------------------------------- imbalance

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -45,20 +46,33 @@ def test_regenerated_release_matches_committed_notebooks(course_copy):
             "run `make release` and commit the result")
 
 
+def _grade(root: Path, name: str) -> Path:
+    """Autograde, in its own throwaway course root, lesson ``name``'s source (a perfect submission) and release."""
+    shutil.copytree(course.SOLUTIONS / name, root / "solutions" / name)
+    course.nbgrader("db", "student", "add", "solution-author", root=root)
+    course.nbgrader("db", "student", "add", "untouched", root=root)
+    course.nbgrader("generate_assignment", name, "--force", root=root)
+    for student, folder in (("solution-author", "solutions"), ("untouched", "notebooks")):
+        dest = root / "submitted" / student / name
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / folder / name / f"{name}.ipynb", dest / f"{name}.ipynb")
+    course.nbgrader("autograde", name, "--force", root=root)
+    return root
+
+
 @pytest.fixture(scope="module")
-def graded(course_copy, cold_run) -> Path:
-    """Autograde, in the throwaway course, the source (as a perfect submission) and the untouched release."""
-    course.nbgrader("db", "student", "add", "solution-author", root=course_copy)
-    course.nbgrader("db", "student", "add", "untouched", root=course_copy)
+def graded(tmp_path_factory, cold_run) -> dict[str, Path]:
+    """Every lesson autograded (source and untouched release), two lessons at a time.
+
+    Each lesson gets its own course root and gradebook, so two nbgrader
+    processes never share a database; the cache is filled first, as after
+    `make prepare`, so every kernel runs warm.
+    """
     for name in LESSONS:
-        cold_run(name)  # the cache is filled before grading, as after `make prepare`
-        course.nbgrader("generate_assignment", name, "--force", root=course_copy)
-        for student, folder in (("solution-author", "solutions"), ("untouched", "notebooks")):
-            dest = course_copy / "submitted" / student / name
-            dest.mkdir(parents=True, exist_ok=True)
-            shutil.copy(course_copy / folder / name / f"{name}.ipynb", dest / f"{name}.ipynb")
-        course.nbgrader("autograde", name, "--force", root=course_copy)
-    return course_copy
+        cold_run(name)
+    roots = {name: tmp_path_factory.mktemp(f"graded-{name}") for name in LESSONS}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(LESSONS, pool.map(lambda n: _grade(roots[n], n), LESSONS)))
 
 
 def _scores(root: Path) -> dict[tuple[str, str], tuple[float, float]]:
@@ -72,7 +86,7 @@ def _scores(root: Path) -> dict[tuple[str, str], tuple[float, float]]:
 @pytest.mark.nbgrader
 @pytest.mark.parametrize("name", LESSONS)
 def test_autograde_source_full_marks_release_zero(graded, name):
-    scores = _scores(graded)
+    scores = _scores(graded[name])
     score, max_score = scores[("solution-author", name)]
     assert max_score > 0, f"{name} has no graded cells"
     assert score == max_score, f"{name}: the instructor solution scored {score}/{max_score}"
@@ -82,8 +96,8 @@ def test_autograde_source_full_marks_release_zero(graded, name):
 @pytest.mark.nbgrader
 @pytest.mark.parametrize("name", LESSONS)
 def test_source_validates_and_release_fails_validation(graded, name):
-    solved = nbformat.read(graded / "autograded" / "solution-author" / name / f"{name}.ipynb", 4)
-    untouched = nbformat.read(graded / "autograded" / "untouched" / name / f"{name}.ipynb", 4)
+    solved = nbformat.read(graded[name] / "autograded" / "solution-author" / name / f"{name}.ipynb", 4)
+    untouched = nbformat.read(graded[name] / "autograded" / "untouched" / name / f"{name}.ipynb", 4)
     assert course.validation_problems(solved) == {}
     assert course.validation_problems(untouched).get("failed"), f"{name}: the release passes validation"
 
@@ -92,6 +106,6 @@ def test_source_validates_and_release_fails_validation(graded, name):
 def test_nbgrader_validate_cli_reports_failure_of_the_release(graded):
     """`nbgrader validate` exits 0 even when validation fails: we read its output."""
     name = LESSONS[0]
-    proc = course.nbgrader("validate", str(course.RELEASE / name / f"{name}.ipynb"), root=graded, check=False)
+    proc = course.nbgrader("validate", str(course.RELEASE / name / f"{name}.ipynb"), root=graded[name], check=False)
     assert proc.returncode == 0
     assert "VALIDATION FAILED" in proc.stdout + proc.stderr
