@@ -92,18 +92,15 @@ def _finetune_run(dataset: str, fraction: float, seed: int, r: dict[str, Any], s
 
     ds = load_dataset(dataset)
     train, val = budget_splits(ds, fraction, seed)
-    base = load_pretrained(r["source"], progress=False, pooling=r.get("pooling", "gap"))
+    base = load_pretrained(r["source"], progress=False, pooling=r["pooling"])
     keras.utils.set_random_seed(seed)
     freeze(base)
     model = build_finetune_model(base, len(ds.label_names), dropout=r["dropout"], augment=r["augment"])
     fit_on = tile_to(train, r["min_samples_per_epoch"], seed)
     start = time.perf_counter()
     fit = dict(batch_size=r["batch_size"], patience=r["patience"])
-    history: dict[str, list[float]] = {}
-    if r["head_epochs"] > 0:
-        h1 = train_classifier(model, fit_on.x, fit_on.y, val.x, val.y, epochs=r["head_epochs"], lr=r["head_lr"], **fit)
-        history = {k: list(v) for k, v in h1.history.items()}
-    head_epochs = len(history.get("loss", []))
+    h1 = train_classifier(model, fit_on.x, fit_on.y, val.x, val.y, epochs=r["head_epochs"], lr=r["head_lr"], **fit)
+    history = {k: list(v) for k, v in h1.history.items()}
     if r["unfreeze_blocks"] > 0 and r["ft_epochs"] > 0:
         unfreeze_top(base, r["unfreeze_blocks"])
         h2 = train_classifier(model, fit_on.x, fit_on.y, val.x, val.y, epochs=r["ft_epochs"], lr=r["ft_lr"], **fit)
@@ -112,7 +109,7 @@ def _finetune_run(dataset: str, fraction: float, seed: int, r: dict[str, Any], s
     return {
         "dataset": dataset, "fraction": fraction, "seed": seed, "recipe": r,
         "n_train": int(len(train.y)), "n_val": int(len(val.y)),
-        "epochs": len(history["loss"]), "head_epochs": head_epochs,
+        "epochs": len(history["loss"]), "head_epochs": len(h1.history["loss"]),
         "seconds": time.perf_counter() - start, "history": history,
         "y_test": ds.test.y, "proba_test": predict_proba(model, ds.test.x),
         "proba_val": predict_proba(model, val.x), "y_val": val.y,
