@@ -23,8 +23,7 @@ LENGTH = 96
 # on the validation beats cut from ECG200's training split, never on its test split).
 RNN_RECIPE: dict[str, Any] = {
     "cell": "gru", "units": 32, "n_layers": 1, "conv_front": True, "filters": 32, "pool": 4, "readout": "all",
-    "dropout": 0.2, "lr": 1e-3, "batch_size": 32, "epochs": 60, "early_stopping": False, "patience": 10,
-    "augment": 8,
+    "dropout": 0.5, "lr": 1e-3, "batch_size": 32, "epochs": 60, "augment": 8,
 }
 # How the encoder is pretrained on ECG5000 (five beat classes).
 PRETRAIN_RECIPE: dict[str, Any] = {"lr": 1e-3, "batch_size": 32, "epochs": 30, "patience": 6, "augment": 0}
@@ -166,8 +165,7 @@ def _fit(model, x, y, xv, yv, r: dict[str, Any]):
 
     model.compile(optimizer=keras.optimizers.Adam(r["lr"]), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    stop = ([keras.callbacks.EarlyStopping(monitor="val_loss", patience=r["patience"], restore_best_weights=True)]
-            if r.get("early_stopping", True) else [])  # without it: a fixed number of epochs, val only watched
+    stop = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=r["patience"], restore_best_weights=True)]
     return model.fit(x, y, validation_data=(xv, yv), epochs=r["epochs"], batch_size=r["batch_size"],
                      callbacks=stop, verbose=0, shuffle=True)
 
@@ -201,49 +199,172 @@ def pretrain_encoder(arch: dict[str, Any], seed: int = 0, recipe: dict[str, Any]
     }
 
 
-@cached
-def run_ecg200(recipe: dict[str, Any] | None = None, seed: int = 0, pretrained: bool = False,
-               pretrain_seed: int = 0) -> dict[str, Any]:
-    """Train a recurrent classifier on ECG200 (80 train / 20 validation beats); predict val and test.
+# ------------------------------------------------- several seeds trained as one model
+def _seed_index(n_seeds: int, width: int, groups: int, s: int) -> np.ndarray:
+    """Where entry j of seed s goes in a layer ``n_seeds`` times wider: block g = j // width of
+    ``groups`` (gates, or time steps) holds all seeds side by side, ``width`` entries each."""
+    j = np.arange(groups * width)
+    return (j // width) * n_seeds * width + s * width + j % width
 
-    ``pretrained=True`` starts the encoder from :func:`pretrain_encoder`
-    (ECG5000, same architecture) and fine-tunes every weight; otherwise it
-    starts from random weights. Early stopping watches the validation beats only.
+
+def _weight_layouts(single) -> list[tuple[tuple[int, int] | None, tuple[int, int]]]:
+    """For each array of ``single.get_weights()``: (rows, columns) as (width, groups); rows None for biases."""
+    layouts: list[tuple[tuple[int, int] | None, tuple[int, int]]] = []
+    units = 1
+    for layer in single.get_layer("encoder").layers:
+        ws = layer.get_weights()
+        if not ws:
+            continue
+        if hasattr(layer, "cell"):  # recurrent: kernel (in, G*H), recurrent kernel (H, G*H), bias (..., G*H)
+            units = layer.units
+            gates = ws[1].shape[1] // units
+            layouts += [((ws[0].shape[0], 1), (units, gates)), ((units, 1), (units, gates)), (None, (units, gates))]
+        else:  # Conv1D: kernel (k, in, out), bias (out,)
+            layouts += [((ws[0].shape[1], 1), (ws[0].shape[2], 1)), (None, (ws[0].shape[2], 1))]
+    kernel = single.get_layer("head").get_weights()[0]  # (steps * H, classes): every step's H states
+    layouts += [((units, kernel.shape[0] // units), (kernel.shape[1], 1)), (None, (kernel.shape[1], 1))]
+    return layouts
+
+
+def _stack_array(arrays: list[np.ndarray], layout) -> np.ndarray:
+    rows, cols = layout
+    n = len(arrays)
+    shape = list(arrays[0].shape)
+    shape[-1] *= n
+    if rows is not None:
+        shape[-2] *= n
+    out = np.zeros(shape, np.float32)
+    for s, a in enumerate(arrays):
+        c = _seed_index(n, *cols, s)
+        if rows is None:
+            out[..., c] = a
+        else:
+            out[..., _seed_index(n, *rows, s)[:, None], c] = a
+    return out
+
+
+def _unstack_array(array: np.ndarray, layout, n_seeds: int, s: int) -> np.ndarray:
+    rows, cols = layout
+    c = _seed_index(n_seeds, *cols, s)
+    return array[..., c] if rows is None else array[..., _seed_index(n_seeds, *rows, s)[:, None], c]
+
+
+def build_stacked_rnn(n_seeds: int, n_classes: int = 2, cell: str = "gru", units: int = 32, n_layers: int = 1,
+                      conv_front: bool = True, filters: int = 32, pool: int = 4, readout: str = "last",
+                      dropout: float = 0.2, length: int = LENGTH):
+    """``n_seeds`` independent copies of :func:`build_ecg_rnn` side by side in one Keras model.
+
+    Input ``(N, length, n_seeds)``: channel s is seed s's beat; output
+    ``(N, n_seeds, n_classes)``. Every layer is ``n_seeds`` times wider with
+    block-diagonal weights (a constraint zeroes the rest after every update),
+    so seed s's output depends on seed s's weights and input only: fitting it
+    trains ``n_seeds`` separate models in one graph, about 2x faster on a
+    2-core CPU than one after the other. Move weights in and out with
+    :func:`stack_weights` and :func:`unstack_weights`.
+    """
+    import keras
+    from keras import layers
+
+    arch = dict(cell=cell, units=units, n_layers=n_layers, conv_front=conv_front, filters=filters, pool=pool,
+                readout=readout, dropout=dropout, length=length)
+    single = build_ecg_rnn(n_classes, **arch)
+    cells = {"simple": layers.SimpleRNN, "gru": layers.GRU, "lstm": layers.LSTM}
+    stack = [keras.Input((length, n_seeds))]
+    if conv_front:
+        stack += [layers.Conv1D(n_seeds * filters, 7, padding="same", activation="relu", name="front_conv"),
+                  layers.MaxPooling1D(pool, name="front_pool")]
+    for i in range(1, n_layers + 1):
+        stack.append(cells[cell](n_seeds * units, return_sequences=i < n_layers or readout != "last", name=f"rnn{i}"))
+    if readout == "mean":
+        stack.append(layers.GlobalAveragePooling1D(name="mean_state"))
+    elif readout == "all":
+        stack.append(layers.Flatten(name="all_states"))
+    inputs = keras.Input((length, n_seeds), name="beats")
+    x = layers.Dropout(dropout, name="dropout")(keras.Sequential(stack, name="encoder")(inputs))
+    x = layers.Reshape((n_seeds, n_classes), name="per_seed")(layers.Dense(n_seeds * n_classes, name="head")(x))
+    model = keras.Model(inputs, layers.Softmax(name="softmax")(x), name=f"{n_seeds}_seeds_stacked")
+    model.seed_layouts = _weight_layouts(single)
+    for var, w, layout in zip(model.weights, single.get_weights(), model.seed_layouts):
+        if layout[0] is not None:  # kernels: keep them block-diagonal
+            mask = _stack_array([np.ones_like(w)] * n_seeds, layout)
+            var.constraint = lambda v, m=mask: v * m
+            var.assign(var.constraint(var))
+    return model
+
+
+def stack_weights(model, per_seed: list[list[np.ndarray]]) -> None:
+    """Load one :func:`build_ecg_rnn` model's ``get_weights()`` per seed into a :func:`build_stacked_rnn` model."""
+    model.set_weights([_stack_array([w[i] for w in per_seed], layout) for i, layout in enumerate(model.seed_layouts)])
+
+
+def unstack_weights(model, n_seeds: int, s: int) -> list[np.ndarray]:
+    """Seed s's weights from a :func:`build_stacked_rnn` model, ready for ``build_ecg_rnn(...).set_weights``."""
+    return [_unstack_array(w, layout, n_seeds, s) for w, layout in zip(model.get_weights(), model.seed_layouts)]
+
+
+@cached
+def run_ecg200(recipe: dict[str, Any] | None = None, seeds: tuple[int, ...] | list[int] = (0,),
+               pretrained: bool = False, pretrain_seed: int = 0) -> list[dict[str, Any]]:
+    """Train the recurrent classifier on ECG200 once per seed; predict each seed's validation beats and the test beats.
+
+    A seed fixes the 20 validation beats cut from the training split, the
+    augmentation and the initial weights. ``pretrained=True`` starts every
+    seed's encoder from :func:`pretrain_encoder` (ECG5000, same architecture)
+    and fine-tunes every weight; otherwise from random weights. Each seed's
+    model starts exactly where ``build_ecg_rnn`` seeded with it would; all
+    seeds then train side by side as one :func:`build_stacked_rnn` model for a
+    fixed number of epochs. Returns one result per seed.
     """
     import keras
 
     r = {**RNN_RECIPE, **(recipe or {})}
-    train, val, test = ecg200_splits(seed)
-    x, y = augment(train.x, train.y, r["augment"], seed)
-    keras.utils.set_random_seed(seed)
-    model = build_ecg_rnn(n_classes=2, dropout=r["dropout"], **_arch(r))
-    source = None
-    if pretrained:
-        source = pretrain_encoder(_arch(r), pretrain_seed)
-        model.get_layer("encoder").set_weights(source["encoder_weights"])
+    seeds = [int(s) for s in seeds]
+    n = len(seeds)
+    splits = [ecg200_splits(s) for s in seeds]
+    source = pretrain_encoder(_arch(r), pretrain_seed) if pretrained else None
+    xs, ys, start_weights = [], [], []
+    for s, (train, _, _) in zip(seeds, splits):
+        x, y = augment(train.x, train.y, r["augment"], s)
+        order = np.random.default_rng(s).permutation(len(y))  # own order per seed; fit shuffles all alike
+        xs.append(x[order, :, 0])
+        ys.append(y[order])
+        keras.utils.set_random_seed(s)
+        model = build_ecg_rnn(n_classes=2, dropout=r["dropout"], **_arch(r))
+        if source is not None:
+            model.get_layer("encoder").set_weights(source["encoder_weights"])
+        start_weights.append(model.get_weights())
+    if len({len(y) for y in ys}) != 1:
+        raise ValueError("every seed must have the same number of training beats to train side by side")
+    keras.utils.set_random_seed(seeds[0])
+    stacked = build_stacked_rnn(n, n_classes=2, dropout=r["dropout"], **_arch(r))
+    stack_weights(stacked, start_weights)
+    stacked.compile(optimizer=keras.optimizers.Adam(r["lr"]), loss="sparse_categorical_crossentropy")
     start = time.perf_counter()
-    history = _fit(model, x, y, val.x, val.y, r)
-    return {
-        "recipe": r, "seed": seed, "pretrained": pretrained,
+    history = stacked.fit(np.stack(xs, axis=-1), np.stack(ys, axis=-1), epochs=r["epochs"],
+                          batch_size=r["batch_size"], shuffle=True, verbose=0)
+    seconds = time.perf_counter() - start
+    proba_val = stacked.predict(np.stack([v.x[..., 0] for _, v, _ in splits], axis=-1), verbose=0)
+    test = splits[0][2]
+    proba_test = stacked.predict(np.repeat(test.x, n, axis=-1), verbose=0)
+    return [{
+        "recipe": r, "seed": s, "pretrained": pretrained,
         "source_holdout_accuracy": None if source is None else source["holdout_accuracy"],
-        "epochs": len(history.history["loss"]), "seconds": time.perf_counter() - start,
-        "history": history.history,
-        "y_val": val.y, "proba_val": model.predict(val.x, verbose=0),
-        "y_test": test.y, "proba_test": model.predict(test.x, verbose=0),
-    }
+        "epochs": r["epochs"], "seconds": seconds / n, "train_loss": history.history["loss"],
+        "y_val": val.y, "proba_val": proba_val[:, i], "y_test": test.y, "proba_test": proba_test[:, i],
+    } for i, (s, (_, val, _)) in enumerate(zip(seeds, splits))]
 
 
 def sweep_ecg200(recipes: dict[str, dict[str, Any]], seeds: list[int], progress: bool = True
                  ) -> dict[str, list[dict[str, Any]]]:
-    """:func:`run_ecg200` for every named recipe (``{"name": {**recipe, "pretrained": bool}}``) and seed, cached."""
+    """:func:`run_ecg200` for every named recipe (``{"name": {**recipe, "pretrained": bool}}``), all seeds at once, cached."""
     from tqdm.auto import tqdm
 
-    jobs = [(name, s) for name in recipes for s in seeds]
-    out: dict[str, list[dict[str, Any]]] = {name: [] for name in recipes}
-    for name, s in tqdm(jobs, desc="ECG200 runs (cached after the first time)", disable=not progress):
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name in tqdm(recipes, desc=f"ECG200, {len(seeds)} seeds per recipe (cached after the first time)",
+                     disable=not progress):
         rec = dict(recipes[name])
         pretrained = bool(rec.pop("pretrained", False))
-        out[name].append(run_ecg200(rec, s, pretrained))
+        out[name] = run_ecg200(rec, list(seeds), pretrained)
     return out
 
 

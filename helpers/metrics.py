@@ -308,6 +308,37 @@ def bootstrap_indices(y_true, *, n_boot: int = 1000, seed: int = 0) -> Iterator[
         yield idx
 
 
+def _roc_auc_of_resamples(is_pos: np.ndarray, p: np.ndarray, resamples: np.ndarray) -> np.ndarray:
+    """ROC-AUC of every resample at once, equal to :func:`roc_auc` on ``(y[idx], p[idx])``.
+
+    A resample counts each case some number of times; the AUC is the weighted
+    share of (positive, negative) pairs ranked correctly, ties counting one
+    half, computed per distinct score with cumulative sums instead of a
+    scikit-learn call per resample (about 1000x faster, for the same numbers).
+    """
+    n_boot, n = resamples.shape
+    counts = np.zeros((n_boot, n))
+    np.add.at(counts, (np.arange(n_boot)[:, None], resamples), 1.0)
+    _, level = np.unique(p, return_inverse=True)  # distinct scores, ascending
+    onehot = np.zeros((n, level.max() + 1))
+    onehot[np.arange(n), level] = 1.0
+    pos_at, neg_at = (counts * is_pos) @ onehot, (counts * ~is_pos) @ onehot  # (n_boot, levels)
+    neg_below = np.cumsum(neg_at, axis=1) - neg_at
+    pairs = pos_at.sum(axis=1) * neg_at.sum(axis=1)
+    return np.sum(pos_at * (neg_below + 0.5 * neg_at), axis=1) / pairs
+
+
+def _metric_of_resamples(metric: Callable[..., float], y: np.ndarray, p: np.ndarray,
+                         resamples: np.ndarray, **kw) -> np.ndarray:
+    """``metric`` on every resample (rows of case indices); ROC-AUC vectorised, others one by one."""
+    if metric is roc_auc:
+        return _roc_auc_of_resamples(y == kw["positive_label"], p, resamples)
+    with warnings.catch_warnings():
+        # the hard-labels warning of roc_auc was already shown once, on all cases
+        warnings.simplefilter("ignore", UserWarning)
+        return np.array([metric(y[idx], p[idx], **kw) for idx in resamples], dtype=float)
+
+
 def _percentile_ci(values: np.ndarray, alpha: float) -> tuple[float, float]:
     """The (alpha/2, 1 - alpha/2) percentiles, ignoring nan; (nan, nan) if all nan."""
     values = np.asarray(values, dtype=float)
@@ -348,13 +379,9 @@ def bootstrap_ci(
     _check_alpha(alpha)
     y, p = _check_inputs(y_true, p_pos, positive_label)
     estimate = float(metric(y, p, positive_label=positive_label, **kwargs))
-    values = []
-    with warnings.catch_warnings():
-        # the hard-labels warning of roc_auc was already shown once above
-        warnings.simplefilter("ignore", UserWarning)
-        for idx in bootstrap_indices(y, n_boot=n_boot, seed=seed):
-            values.append(metric(y[idx], p[idx], positive_label=positive_label, **kwargs))
-    low, high = _percentile_ci(np.array(values), alpha)
+    resamples = np.array(list(bootstrap_indices(y, n_boot=n_boot, seed=seed)))
+    values = _metric_of_resamples(metric, y, p, resamples, positive_label=positive_label, **kwargs)
+    low, high = _percentile_ci(values, alpha)
     return estimate, low, high
 
 
@@ -395,12 +422,8 @@ def paired_bootstrap(
     kw = {"positive_label": positive_label, **kwargs}
     metric_a = float(metric(y, pa, **kw))
     metric_b = float(metric(y, pb, **kw))
-    diffs = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        for idx in bootstrap_indices(y, n_boot=n_boot, seed=seed):
-            diffs.append(metric(y[idx], pa[idx], **kw) - metric(y[idx], pb[idx], **kw))
-    diffs = np.array(diffs, dtype=float)
+    resamples = np.array(list(bootstrap_indices(y, n_boot=n_boot, seed=seed)))
+    diffs = _metric_of_resamples(metric, y, pa, resamples, **kw) - _metric_of_resamples(metric, y, pb, resamples, **kw)
     low, high = _percentile_ci(diffs, alpha)
     valid = diffs[~np.isnan(diffs)]
     k_le, k_ge = int(np.sum(valid <= 0)), int(np.sum(valid >= 0))

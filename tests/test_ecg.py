@@ -8,7 +8,7 @@ import pytest
 from helpers import ecg
 from helpers.data import EcgRecord
 
-TINY = {"units": 4, "filters": 4, "epochs": 1, "patience": 1, "augment": 1, "batch_size": 64}
+TINY = {"units": 4, "filters": 4, "epochs": 1, "augment": 1, "batch_size": 64}
 
 
 def test_resample_shapes_and_values():
@@ -123,14 +123,81 @@ def test_bootstrap_report(tmp_path, monkeypatch):
 def test_cached_runs_tiny(tmp_path, monkeypatch, data_dir):
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
     arch = {k: {**ecg.RNN_RECIPE, **TINY}[k] for k in ecg.ARCH_KEYS}
-    src = ecg.pretrain_encoder(arch, 0, {"epochs": 1})
+    monkeypatch.setitem(ecg.PRETRAIN_RECIPE, "epochs", 1)  # the tmp cache holds only this run
+    src = ecg.pretrain_encoder(arch, 0)
     assert 0 <= src["holdout_accuracy"] <= 1 and src["n_holdout"] == 100
     assert isinstance(src["encoder_weights"], list) and src["encoder_weights"][0].shape == (7, 1, 4)
-    run = ecg.run_ecg200(TINY, seed=0, pretrained=False)
-    assert run["proba_test"].shape == (100, 2) and run["proba_val"].shape == (20, 2)
-    assert run["epochs"] == 1 and run["source_holdout_accuracy"] is None
-    assert ecg.run_ecg200.cache_path(TINY, seed=0, pretrained=False).is_file()
-    again = ecg.run_ecg200(TINY, seed=0, pretrained=False)  # read back from the cache
-    assert np.array_equal(again["proba_test"], run["proba_test"])
-    fixed = ecg.run_ecg200({**TINY, "early_stopping": False, "epochs": 3, "patience": 0}, seed=0)
-    assert fixed["epochs"] == 3, "without early stopping every epoch runs"
+    runs = ecg.run_ecg200(TINY, seeds=[0, 1], pretrained=False)
+    assert [r["seed"] for r in runs] == [0, 1]
+    for run in runs:
+        assert run["proba_test"].shape == (100, 2) and run["proba_val"].shape == (20, 2)
+        np.testing.assert_allclose(run["proba_test"].sum(axis=1), 1, atol=1e-5)
+        assert run["epochs"] == 1 and run["source_holdout_accuracy"] is None
+    assert not np.array_equal(runs[0]["y_val"], runs[1]["y_val"]), "each seed cuts its own validation beats"
+    assert ecg.run_ecg200.cache_path(TINY, seeds=[0, 1], pretrained=False).is_file()
+    again = ecg.run_ecg200(TINY, seeds=[0, 1], pretrained=False)  # read back from the cache
+    assert np.array_equal(again[1]["proba_test"], runs[1]["proba_test"])
+    fixed = ecg.run_ecg200({**TINY, "epochs": 3}, seeds=[0])
+    assert len(fixed[0]["train_loss"]) == 3, "a fixed number of epochs, no early stopping"
+    moved = ecg.run_ecg200(TINY, seeds=[0], pretrained=True, pretrain_seed=0)[0]
+    assert moved["source_holdout_accuracy"] == src["holdout_accuracy"]
+    swept = ecg.sweep_ecg200({"tiny": {**TINY, "pretrained": False}}, seeds=[0, 1], progress=False)
+    assert np.array_equal(swept["tiny"][0]["proba_test"], runs[0]["proba_test"]), "the sweep reads the same cache"
+
+
+STACK_ARCHS = [
+    {"readout": "all"},
+    {"readout": "last", "n_layers": 2},
+    {"readout": "mean", "cell": "lstm"},
+    {"readout": "last", "conv_front": False, "cell": "simple", "units": 3},
+]
+
+
+@pytest.mark.parametrize("arch", STACK_ARCHS, ids=lambda a: "-".join(str(v) for v in a.values()))
+def test_stacked_model_equals_separate_models(arch):
+    import keras
+
+    arch = {"units": 5, "filters": 4, **arch}
+    rng = np.random.default_rng(0)
+    singles = []
+    for s in range(3):
+        keras.utils.set_random_seed(s)
+        model = ecg.build_ecg_rnn(**arch)
+        model.set_weights([w + rng.normal(0, 0.1, w.shape).astype(np.float32) for w in model.get_weights()])
+        singles.append(model)
+    stacked = ecg.build_stacked_rnn(3, **arch)
+    ecg.stack_weights(stacked, [m.get_weights() for m in singles])
+    x = rng.normal(size=(4, ecg.LENGTH, 3)).astype(np.float32)
+    out = stacked.predict(x, verbose=0)
+    assert out.shape == (4, 3, 2)
+    for s, model in enumerate(singles):
+        np.testing.assert_allclose(out[:, s], model.predict(x[..., s:s + 1], verbose=0), atol=1e-5)
+        for a, b in zip(ecg.unstack_weights(stacked, 3, s), model.get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_stacked_seeds_train_independently():
+    """Changing seed 1's labels leaves seed 0's trained weights alone, and off-block weights stay zero."""
+    import keras
+
+    arch = {"units": 4, "filters": 3, "readout": "all", "dropout": 0.0}
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(32, ecg.LENGTH, 2)).astype(np.float32)
+    y = rng.integers(0, 2, size=(32, 2))
+
+    def train(labels):
+        keras.utils.set_random_seed(0)
+        model = ecg.build_stacked_rnn(2, **arch)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+        model.fit(x, labels, epochs=3, batch_size=8, shuffle=False, verbose=0)
+        return model
+
+    a = train(y)
+    b = train(np.stack([y[:, 0], 1 - y[:, 1]], axis=1))
+    for wa, wb in zip(ecg.unstack_weights(a, 2, 0), ecg.unstack_weights(b, 2, 0)):
+        np.testing.assert_allclose(wa, wb, atol=1e-6)
+    assert any(not np.allclose(wa, wb) for wa, wb in zip(ecg.unstack_weights(a, 2, 1), ecg.unstack_weights(b, 2, 1)))
+    again = ecg.build_stacked_rnn(2, **arch)
+    ecg.stack_weights(again, [ecg.unstack_weights(a, 2, s) for s in range(2)])
+    for wa, wg in zip(a.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(wa, wg)  # everything outside the seed blocks is exactly zero
