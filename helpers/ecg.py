@@ -23,7 +23,7 @@ LENGTH = 96
 # on the validation beats cut from ECG200's training split, never on its test split).
 RNN_RECIPE: dict[str, Any] = {
     "cell": "gru", "units": 32, "n_layers": 1, "conv_front": True, "filters": 32, "pool": 4, "readout": "all",
-    "dropout": 0.5, "lr": 1e-3, "batch_size": 32, "epochs": 60, "augment": 8,
+    "dropout": 0.5, "lr": 2e-3, "batch_size": 64, "epochs": 60, "augment": 8,
 }
 # How the encoder is pretrained on ECG5000 (five beat classes).
 PRETRAIN_RECIPE: dict[str, Any] = {"lr": 1e-3, "batch_size": 32, "epochs": 30, "patience": 6, "augment": 0}
