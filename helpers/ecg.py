@@ -338,34 +338,22 @@ def run_ecg200(recipe: dict[str, Any] | None = None, seeds: tuple[int, ...] | li
     keras.utils.set_random_seed(seeds[0])
     stacked = build_stacked_rnn(n, n_classes=2, dropout=r["dropout"], **_arch(r))
     stack_weights(stacked, start_weights)
-    stacked.compile(optimizer=keras.optimizers.Adam(r["lr"]), loss="sparse_categorical_crossentropy")
+    stacked.compile(optimizer=keras.optimizers.Adam(r["lr"]), loss="sparse_categorical_crossentropy",
+                    steps_per_execution=4)  # 4 batches per call into TensorFlow: about 20 % faster on a CPU
     start = time.perf_counter()
     history = stacked.fit(np.stack(xs, axis=-1), np.stack(ys, axis=-1), epochs=r["epochs"],
                           batch_size=r["batch_size"], shuffle=True, verbose=0)
     seconds = time.perf_counter() - start
-    proba_val = stacked.predict(np.stack([v.x[..., 0] for _, v, _ in splits], axis=-1), verbose=0)
     test = splits[0][2]
-    proba_test = stacked.predict(np.repeat(test.x, n, axis=-1), verbose=0)
+    x_val = np.stack([v.x[..., 0] for _, v, _ in splits], axis=-1)  # each seed's own validation beats
+    proba = stacked.predict(np.concatenate([x_val, np.repeat(test.x, n, axis=-1)]), verbose=0)
+    proba_val, proba_test = proba[:len(x_val)], proba[len(x_val):]
     return [{
         "recipe": r, "seed": s, "pretrained": pretrained,
         "source_holdout_accuracy": None if source is None else source["holdout_accuracy"],
         "epochs": r["epochs"], "seconds": seconds / n, "train_loss": history.history["loss"],
         "y_val": val.y, "proba_val": proba_val[:, i], "y_test": test.y, "proba_test": proba_test[:, i],
     } for i, (s, (_, val, _)) in enumerate(zip(seeds, splits))]
-
-
-def sweep_ecg200(recipes: dict[str, dict[str, Any]], seeds: list[int], progress: bool = True
-                 ) -> dict[str, list[dict[str, Any]]]:
-    """:func:`run_ecg200` for every named recipe (``{"name": {**recipe, "pretrained": bool}}``), all seeds at once, cached."""
-    from tqdm.auto import tqdm
-
-    out: dict[str, list[dict[str, Any]]] = {}
-    for name in tqdm(recipes, desc=f"ECG200, {len(seeds)} seeds per recipe (cached after the first time)",
-                     disable=not progress):
-        rec = dict(recipes[name])
-        pretrained = bool(rec.pop("pretrained", False))
-        out[name] = run_ecg200(rec, list(seeds), pretrained)
-    return out
 
 
 @cached

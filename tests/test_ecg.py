@@ -141,8 +141,6 @@ def test_cached_runs_tiny(tmp_path, monkeypatch, data_dir):
     assert len(fixed[0]["train_loss"]) == 3, "a fixed number of epochs, no early stopping"
     moved = ecg.run_ecg200(TINY, seeds=[0], pretrained=True, pretrain_seed=0)[0]
     assert moved["source_holdout_accuracy"] == src["holdout_accuracy"]
-    swept = ecg.sweep_ecg200({"tiny": {**TINY, "pretrained": False}}, seeds=[0, 1], progress=False)
-    assert np.array_equal(swept["tiny"][0]["proba_test"], runs[0]["proba_test"]), "the sweep reads the same cache"
 
 
 STACK_ARCHS = [
