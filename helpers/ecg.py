@@ -116,6 +116,31 @@ def beat_windows(record: EcgRecord, before: float = 0.25, after: float = 0.45, l
 
 
 # ----------------------------------------------------------------- cached training
+def _encoder(copies: int, cell: str, units: int, n_layers: int, conv_front: bool, filters: int, pool: int,
+             readout: str, length: int):
+    """The ``encoder`` sub-model of :func:`build_ecg_rnn`; ``copies`` > 1 makes every layer that many times
+    wider, with one input channel per copy (:func:`build_stacked_rnn` keeps the copies apart)."""
+    import keras
+    from keras import layers
+
+    cells = {"simple": layers.SimpleRNN, "gru": layers.GRU, "lstm": layers.LSTM}
+    if cell not in cells:
+        raise ValueError(f"cell must be one of {sorted(cells)}, got {cell!r}.")
+    if readout not in ("last", "mean", "all"):
+        raise ValueError(f"readout must be 'last', 'mean' or 'all', got {readout!r}.")
+    stack = [keras.Input((length, copies))]
+    if conv_front:
+        stack += [layers.Conv1D(copies * filters, 7, padding="same", activation="relu", name="front_conv"),
+                  layers.MaxPooling1D(pool, name="front_pool")]
+    for i in range(1, n_layers + 1):
+        stack.append(cells[cell](copies * units, return_sequences=i < n_layers or readout != "last", name=f"rnn{i}"))
+    if readout == "mean":
+        stack.append(layers.GlobalAveragePooling1D(name="mean_state"))
+    elif readout == "all":
+        stack.append(layers.Flatten(name="all_states"))
+    return keras.Sequential(stack, name="encoder")
+
+
 def build_ecg_rnn(n_classes: int = 2, cell: str = "gru", units: int = 32, n_layers: int = 1,
                   conv_front: bool = True, filters: int = 32, pool: int = 4, readout: str = "last",
                   dropout: float = 0.2, length: int = LENGTH, name: str = "ecg_rnn"):
@@ -134,22 +159,7 @@ def build_ecg_rnn(n_classes: int = 2, cell: str = "gru", units: int = 32, n_laye
     import keras
     from keras import layers
 
-    cells = {"simple": layers.SimpleRNN, "gru": layers.GRU, "lstm": layers.LSTM}
-    if cell not in cells:
-        raise ValueError(f"cell must be one of {sorted(cells)}, got {cell!r}.")
-    if readout not in ("last", "mean", "all"):
-        raise ValueError(f"readout must be 'last', 'mean' or 'all', got {readout!r}.")
-    stack = [keras.Input((length, 1))]
-    if conv_front:
-        stack += [layers.Conv1D(filters, 7, padding="same", activation="relu", name="front_conv"),
-                  layers.MaxPooling1D(pool, name="front_pool")]
-    for i in range(1, n_layers + 1):
-        stack.append(cells[cell](units, return_sequences=i < n_layers or readout != "last", name=f"rnn{i}"))
-    if readout == "mean":
-        stack.append(layers.GlobalAveragePooling1D(name="mean_state"))
-    elif readout == "all":
-        stack.append(layers.Flatten(name="all_states"))
-    encoder = keras.Sequential(stack, name="encoder")
+    encoder = _encoder(1, cell, units, n_layers, conv_front, filters, pool, readout, length)
     inputs = keras.Input((length, 1), name="beat")
     x = layers.Dropout(dropout, name="dropout")(encoder(inputs))
     outputs = layers.Dense(n_classes, activation="softmax", name="head")(x)
@@ -265,22 +275,11 @@ def build_stacked_rnn(n_seeds: int, n_classes: int = 2, cell: str = "gru", units
     import keras
     from keras import layers
 
-    arch = dict(cell=cell, units=units, n_layers=n_layers, conv_front=conv_front, filters=filters, pool=pool,
-                readout=readout, dropout=dropout, length=length)
-    single = build_ecg_rnn(n_classes, **arch)
-    cells = {"simple": layers.SimpleRNN, "gru": layers.GRU, "lstm": layers.LSTM}
-    stack = [keras.Input((length, n_seeds))]
-    if conv_front:
-        stack += [layers.Conv1D(n_seeds * filters, 7, padding="same", activation="relu", name="front_conv"),
-                  layers.MaxPooling1D(pool, name="front_pool")]
-    for i in range(1, n_layers + 1):
-        stack.append(cells[cell](n_seeds * units, return_sequences=i < n_layers or readout != "last", name=f"rnn{i}"))
-    if readout == "mean":
-        stack.append(layers.GlobalAveragePooling1D(name="mean_state"))
-    elif readout == "all":
-        stack.append(layers.Flatten(name="all_states"))
+    single = build_ecg_rnn(n_classes, cell, units, n_layers, conv_front, filters, pool, readout, dropout, length)
+    # (one copy's weight shapes give the block layout of every weight array)
+    encoder = _encoder(n_seeds, cell, units, n_layers, conv_front, filters, pool, readout, length)
     inputs = keras.Input((length, n_seeds), name="beats")
-    x = layers.Dropout(dropout, name="dropout")(keras.Sequential(stack, name="encoder")(inputs))
+    x = layers.Dropout(dropout, name="dropout")(encoder(inputs))
     x = layers.Reshape((n_seeds, n_classes), name="per_seed")(layers.Dense(n_seeds * n_classes, name="head")(x))
     model = keras.Model(inputs, layers.Softmax(name="softmax")(x), name=f"{n_seeds}_seeds_stacked")
     model.seed_layouts = _weight_layouts(single)

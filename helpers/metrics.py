@@ -319,10 +319,12 @@ def _roc_auc_of_resamples(is_pos: np.ndarray, p: np.ndarray, resamples: np.ndarr
     n_boot, n = resamples.shape
     counts = np.zeros((n_boot, n))
     np.add.at(counts, (np.arange(n_boot)[:, None], resamples), 1.0)
-    _, level = np.unique(p, return_inverse=True)  # distinct scores, ascending
-    onehot = np.zeros((n, level.max() + 1))
-    onehot[np.arange(n), level] = 1.0
-    pos_at, neg_at = (counts * is_pos) @ onehot, (counts * ~is_pos) @ onehot  # (n_boot, levels)
+    order = np.argsort(p, kind="stable")
+    sorted_p = p[order]
+    starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])  # first case of each distinct score
+    counts, pos = counts[:, order], is_pos[order]
+    pos_at = np.add.reduceat(counts * pos, starts, axis=1)  # (n_boot, distinct scores), ascending
+    neg_at = np.add.reduceat(counts * ~pos, starts, axis=1)
     neg_below = np.cumsum(neg_at, axis=1) - neg_at
     pairs = pos_at.sum(axis=1) * neg_at.sum(axis=1)
     return np.sum(pos_at * (neg_below + 0.5 * neg_at), axis=1) / pairs

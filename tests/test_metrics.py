@@ -371,8 +371,9 @@ def test_paired_bootstrap_validates_both_models():
         m.paired_bootstrap(m.roc_auc, Y_HAND, P_HAND, P_HAND * 10, positive_label=1, n_boot=10)
 
 
+@pytest.mark.parametrize("positive", [0, 1])
 @pytest.mark.parametrize("decimals", [1, 2, 8])
-def test_vectorised_resample_auc_equals_sklearn_per_resample(decimals):
+def test_vectorised_resample_auc_equals_sklearn_per_resample(decimals, positive):
     """The bootstrap computes all resampled AUCs at once; each must equal scikit-learn's, ties included."""
     from sklearn.metrics import roc_auc_score
 
@@ -380,8 +381,8 @@ def test_vectorised_resample_auc_equals_sklearn_per_resample(decimals):
     y = rng.integers(0, 2, 60)
     p = np.round(rng.random(60), decimals)  # few decimals: many tied scores
     resamples = np.array(list(m.bootstrap_indices(y, n_boot=200, seed=3)))
-    fast = m._metric_of_resamples(m.roc_auc, y, p, resamples, positive_label=0)
-    slow = [roc_auc_score(y[idx] == 0, p[idx]) for idx in resamples]
+    fast = m._metric_of_resamples(m.roc_auc, y, p, resamples, positive_label=positive)
+    slow = [roc_auc_score(y[idx] == positive, p[idx]) for idx in resamples]
     np.testing.assert_allclose(fast, slow, atol=1e-12)
-    est, low, high = m.bootstrap_ci(m.roc_auc, y, p, positive_label=0, n_boot=200, seed=3)
+    est, low, high = m.bootstrap_ci(m.roc_auc, y, p, positive_label=positive, n_boot=200, seed=3)
     np.testing.assert_allclose((low, high), np.percentile(slow, [2.5, 97.5]), atol=1e-12)
