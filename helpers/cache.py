@@ -1,24 +1,30 @@
-"""The course's one on-disk cache for anything trained more than once.
+"""The course's one on-disk cache for anything trained more than once (lessons 01, 03-06).
 
-Results are keyed by the function's name, the source code of its own module
-and of the core modules every training run uses (data, models, experiments,
-cache), the library versions and the arguments (``joblib.hash``), so editing
-that code or changing data (pass its MD5 or name in the arguments) makes a new
-entry, while editing an unrelated helper does not. The cache lives in ``COURSE_CACHE_DIR`` or the repository's ignored
+A result is keyed by what the run executes: the course code its function
+reaches (:func:`helpers.code_key.code_key`: the function, what it calls, the
+constants and classes it uses, never the rest of their modules), the library
+versions, and its arguments after binding them to the signature (so
+``f(1)``, ``f(x=1)`` and ``f(1, scale=<default>)`` share one entry). Editing
+a text formatter or a plot keeps every key; editing training code changes
+the keys of exactly the runs that execute it. The data enter through the
+arguments (a dataset's name, or the MD5 in a source model's key).
+
+The cache lives in ``COURSE_CACHE_DIR`` or the repository's ignored
 ``.cache/`` folder, never under ``COURSE_DATA_DIR``.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import os
-import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import joblib
 
 from helpers import REPO_ROOT
+from helpers.code_key import PACKAGE, code_key
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,50 +40,80 @@ def cache_dir() -> Path:
     return path
 
 
-CORE_MODULES = ("cache.py", "data.py", "models.py", "experiments.py")
+def _environment() -> str:
+    """Library versions and settings that change the numerics (the third-party code a run executes)."""
+    from importlib.metadata import version  # not importing TensorFlow just to read its version
+
+    libs = " ".join(f"{p}={version(p)}" for p in ("keras", "numpy", "scikit-learn"))
+    return f"{libs} onednn={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '1')}"
 
 
 @functools.lru_cache(maxsize=None)
-def code_fingerprint(module: str | None = None) -> str:
-    """Hash of the library versions and of source files in ``helpers/``.
+def code_fingerprint() -> str:
+    """Hash of every ``helpers/*.py`` and the library versions: the version of the whole course.
 
-    With ``module`` (e.g. ``"helpers.transfer"``): that module plus the core
-    modules. Without: every ``helpers/*.py`` (the version of the whole course).
+    Used by ``python -m helpers.course prepare`` to stamp a fully warmed cache;
+    cached runs use the narrower :func:`run_code_key`.
     """
-    from importlib.metadata import version  # not importing TensorFlow just to hash its version
-
-    folder = REPO_ROOT / "helpers"
-    if module is None:
-        files = sorted(folder.glob("*.py"))
-    else:
-        own = folder / f"{module.rsplit('.', 1)[-1]}.py"
-        files = sorted({folder / name for name in CORE_MODULES} | ({own} if own.is_file() else set()))
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    digest.update(" ".join(version(p) for p in ("keras", "numpy", "scikit-learn")).encode())
-    digest.update(f"onednn={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '1')}".encode())  # changes the numerics
+    for path in sorted((REPO_ROOT / PACKAGE).glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update(_environment().encode())
     return digest.hexdigest()[:16]
 
 
-def cache_key(func_name: str, *args: Any, **kwargs: Any) -> str:
-    """The key of one call: function name, fingerprint of its code, and arguments."""
-    module = func_name.rsplit(".", 1)[0] if "." in func_name else None
-    return joblib.hash((func_name, code_fingerprint(module), args, sorted(kwargs.items())))
+def run_code_key(func: Callable[..., Any]) -> str:
+    """Hash of the code ``func`` executes: the course code it reaches and the library versions.
+
+    A function outside the course package (a test's) is keyed by its own source.
+    """
+    func = inspect.unwrap(func)
+    module = func.__module__
+    if module == PACKAGE or module.startswith(PACKAGE + "."):
+        code = code_key(module, func.__name__)
+    else:
+        code = hashlib.sha256(inspect.getsource(func).encode()).hexdigest()[:16]
+    return f"{code}|{_environment()}"
 
 
-def cached(func: F) -> F:
+def _bound(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The call's arguments by parameter name, defaults filled in (one key per distinct call)."""
+    try:
+        bound = inspect.signature(inspect.unwrap(func)).bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{func.__qualname__}: {exc}") from None
+    bound.apply_defaults()
+    return list(bound.arguments.items())
+
+
+def cache_key(func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+    """The key of ``func(*args, **kwargs)``: its name, the code it executes, and its bound arguments."""
+    name = f"{func.__module__}.{func.__qualname__}"
+    return joblib.hash((name, run_code_key(func), _bound(func, args, kwargs)))
+
+
+def cached(func: F | None = None, *, also: Callable[..., Any] | None = None) -> Any:
     """Decorator: store ``func``'s result on disk and return it on later calls.
 
     Use it for deterministic, seeded training runs whose result is plain data
-    (arrays, dicts, lists of weights), never for Keras model objects.
+    (arrays, dicts, lists of weights), never for Keras model objects. ``also``
+    (same arguments as ``func``) returns extra inputs for the key that are not
+    code or arguments, e.g. the key of the pretrained weights a run loads.
+    ``wrapper.cache_path(*args, **kwargs)`` is where the result of a call lives.
     """
+    if func is None:
+        return lambda f: cached(f, also=also)
     name = f"{func.__module__}.{func.__qualname__}"
+
+    def path_of(*args: Any, **kwargs: Any) -> Path:
+        key = cache_key(func, *args, **kwargs)
+        if also is not None:
+            key = joblib.hash((key, also(*args, **kwargs)))
+        return cache_dir() / name / f"{key}.joblib"
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        path = cache_dir() / name / f"{cache_key(name, *args, **kwargs)}.joblib"
+        path = path_of(*args, **kwargs)
         if path.is_file():
             try:
                 return joblib.load(path)
@@ -90,22 +126,13 @@ def cached(func: F) -> F:
         os.replace(tmp, path)  # atomic: parallel kernels never read half a file
         return result
 
-    wrapper.cache_path = lambda *a, **k: cache_dir() / name / f"{cache_key(name, *a, **k)}.joblib"  # type: ignore[attr-defined]
-    return wrapper  # type: ignore[return-value]
+    wrapper.cache_path = path_of  # type: ignore[attr-defined]
+    return wrapper
 
 
 def is_cached(func: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
-    """True when ``func(*args, **kwargs)`` would come from the cache."""
+    """True when ``func(*args, **kwargs)`` would come from the cache (``func`` decorated with :func:`cached`)."""
+    if not hasattr(func, "cache_path"):
+        raise TypeError(f"{getattr(func, '__qualname__', func)!r} is not a cached function "
+                        "(decorate it with helpers.cache.cached).")
     return func.cache_path(*args, **kwargs).is_file()  # type: ignore[attr-defined]
-
-
-class Timer:
-    """Context manager that measures wall seconds: ``with Timer() as t: ...; t.seconds``."""
-
-    def __enter__(self) -> "Timer":
-        self.start = time.perf_counter()
-        self.seconds = 0.0
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.seconds = time.perf_counter() - self.start

@@ -47,11 +47,3 @@ def setup(seed: int = 42, mixed_precision: bool = False, verbose: bool = True) -
               + (f" | {policy}" if policy != "float32" else ""))
     return info
 
-
-def distribution_strategy():
-    """``tf.distribute.MirroredStrategy`` when more than one GPU exists, else the default one."""
-    import tensorflow as tf
-
-    if len(tf.config.list_physical_devices("GPU")) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()

@@ -59,8 +59,11 @@ def _build(input_shape: Sequence[int], n_classes: int, r: dict[str, Any]):
 
 def weights_path(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
                  recipe: dict[str, Any] | None = None):
-    """Where :func:`trained_classifier` keeps the weights of these arguments (a ``.npz`` file)."""
-    key = cache_key("trained_classifier", dataset, seed, method, _fraction(dataset, fraction), _recipe(recipe))
+    """Where :func:`trained_classifier` keeps the weights of these arguments (a ``.npz`` file).
+
+    Keyed like a cached run: by the code :func:`trained_classifier` executes and its full arguments.
+    """
+    key = cache_key(trained_classifier, dataset, seed, method, _fraction(dataset, fraction), _recipe(recipe))
     return cache_dir() / "helpers.evaluation.trained_classifier" / f"{key}.npz"
 
 

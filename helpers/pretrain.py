@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 import helpers  # noqa: F401  (quiet TensorFlow before it loads)
-from helpers import REPO_ROOT
 from helpers.cache import cache_dir
 
 ARCH: dict[str, Any] = {"input_shape": (28, 28, 1), "filters": (16, 32, 64), "batch_norm": True}
@@ -54,8 +53,6 @@ TRAINING: dict[str, Any] = {"epochs": 6, "batch_size": 128, "lr": 2e-3, "noise":
                             "max_images": None}
 """Pretraining settings (the same for every source): under 60 s per source on a 2-core CPU."""
 
-CODE_FILES = ("pretrain.py", "models.py", "data.py")
-
 
 class PretrainedWeightsMissing(FileNotFoundError):
     """The source model's weights are not in the cache and building them was not allowed."""
@@ -69,14 +66,18 @@ def _check_source(source: str) -> dict[str, Any]:
 
 
 def weights_key(source: str, training: dict[str, Any] | None = None) -> str:
-    """Hash of the pretraining code, the data files' MD5s, the architecture and the settings."""
+    """Hash of the code :func:`pretrain` executes, the data files' MD5s, the architecture and the settings.
+
+    The code is what :func:`pretrain` reaches (:func:`helpers.code_key.code_key`),
+    not whole files: editing a plot or an unrelated model builder keeps the key.
+    """
+    from helpers.code_key import code_key
     from helpers.data import dataset_info
     import keras
 
     spec = _check_source(source)
     digest = hashlib.sha256()
-    for name in CODE_FILES:
-        digest.update((REPO_ROOT / "helpers" / name).read_bytes())
+    digest.update(code_key("helpers.pretrain", "pretrain").encode())
     md5s = [f["md5"] for d in spec["datasets"] for f in dataset_info(d)["files"]]
     config = {"source": source, "spec": {k: spec[k] for k in ("kind", "datasets")}, "md5": md5s,
               "arch": ARCH, "training": training or TRAINING, "keras": keras.__version__,

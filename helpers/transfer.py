@@ -56,6 +56,14 @@ SELECTION_SEEDS: tuple[int, ...] = (0, 1)
 seeds of :data:`SEEDS` run only for the chosen recipe, so tuning does not multiply the evaluation cost."""
 
 
+def _source_weights_key(dataset: str, fraction: float, seed: int, recipe: dict[str, Any] | None = None) -> str:
+    """The key of the pretrained weights a fine-tuning run loads (part of the run's cache key)."""
+    from helpers.pretrain import weights_key
+
+    return weights_key({**FINETUNE_RECIPE, **(recipe or {})}["source"])
+
+
+@cached(also=_source_weights_key)
 def run_finetune(dataset: str, fraction: float, seed: int, recipe: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fine-tune a pretrained base on a label budget of ``dataset``; predict its test split (cached).
 
@@ -67,29 +75,11 @@ def run_finetune(dataset: str, fraction: float, seed: int, recipe: dict[str, Any
     The cache key includes the source model's weights key, so pretraining
     differently never returns a stale run.
     """
-    from helpers.pretrain import weights_key
-
-    r = {**FINETUNE_RECIPE, **(recipe or {})}
-    return _finetune_run(dataset, fraction, seed, r, weights_key(r["source"]))
-
-
-def _run_finetune_cache_path(dataset: str, fraction: float, seed: int, recipe: dict[str, Any] | None = None) -> Any:
-    from helpers.pretrain import weights_key
-
-    r = {**FINETUNE_RECIPE, **(recipe or {})}
-    return _finetune_run.cache_path(dataset, fraction, seed, r, weights_key(r["source"]))  # type: ignore[attr-defined]
-
-
-run_finetune.cache_path = _run_finetune_cache_path  # type: ignore[attr-defined]  (for helpers.cache.is_cached)
-
-
-@cached
-def _finetune_run(dataset: str, fraction: float, seed: int, r: dict[str, Any], source_key: str) -> dict[str, Any]:
-    """The cached body of :func:`run_finetune` (``r`` is the full recipe, ``source_key`` the weights key)."""
     import keras
     from helpers.models import build_finetune_model, freeze, predict_proba, train_classifier, unfreeze_top
     from helpers.pretrain import load_pretrained
 
+    r = {**FINETUNE_RECIPE, **(recipe or {})}
     ds = load_dataset(dataset)
     train, val = budget_splits(ds, fraction, seed)
     base = load_pretrained(r["source"], progress=False, pooling=r["pooling"])

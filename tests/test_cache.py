@@ -1,9 +1,9 @@
-"""helpers.cache: on-disk results keyed by code, arguments; never inside the data folder."""
+"""helpers.cache: on-disk results keyed by the code a run executes and its arguments; never inside the data folder."""
 from __future__ import annotations
 
 import pytest
 
-from helpers import cache
+from helpers import cache, experiments
 
 CALLS = []
 
@@ -25,17 +25,36 @@ def test_second_call_reads_the_cache(tmp_path, monkeypatch):
     assert list((tmp_path / "test_cache._square").glob("*.joblib"))
 
 
-def test_key_changes_with_code(tmp_path, monkeypatch):
+def test_one_entry_per_call_however_the_arguments_are_spelt(tmp_path, monkeypatch):
+    """Does f(3), f(x=3) and f(3, scale=1) (the default) read one entry?"""
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
-    key = cache.cache_key("helpers.experiments.f", 1)
-    monkeypatch.setattr(cache, "code_fingerprint", lambda module=None: "other-code")
-    assert cache.cache_key("helpers.experiments.f", 1) != key
+    CALLS.clear()
+    _square(3)
+    assert _square(x=3) == _square(3, scale=1) == {"value": 9} and CALLS == [3]
+    with pytest.raises(TypeError, match="_square: .*unexpected keyword argument 'scal'"):
+        _square(3, scal=2)
 
 
-def test_fingerprint_covers_own_module_and_core_only():
-    assert cache.code_fingerprint("helpers.experiments") != cache.code_fingerprint("helpers.metrics")
-    assert cache.code_fingerprint("helpers.experiments") == cache.code_fingerprint("helpers.experiments")
-    assert cache.code_fingerprint() != cache.code_fingerprint("helpers.experiments")
+def test_key_changes_with_code_and_arguments(monkeypatch):
+    key = cache.cache_key(experiments.run_scratch, "breastmnist", 0.1, 0)
+    assert cache.cache_key(experiments.run_scratch, "breastmnist", 0.1, 1) != key
+    monkeypatch.setattr(cache, "run_code_key", lambda func: "other-code")
+    assert cache.cache_key(experiments.run_scratch, "breastmnist", 0.1, 0) != key
+
+
+def test_run_code_key_follows_the_function_not_its_module():
+    """Do two runners of one module get different code keys when they execute different code?"""
+    from helpers import ecg, evaluation
+
+    assert cache.run_code_key(evaluation.predictions) != cache.run_code_key(evaluation.summarise_runs)
+    assert cache.run_code_key(ecg.run_ecg200) != cache.run_code_key(ecg.bootstrap_report)
+    assert cache.run_code_key(experiments.run_scratch) == cache.run_code_key(experiments.run_scratch)
+    assert "keras=" in cache.run_code_key(experiments.run_scratch), "library versions are part of the key"
+
+
+def test_is_cached_needs_a_cached_function():
+    with pytest.raises(TypeError, match="not a cached function"):
+        cache.is_cached(experiments.tile_to, None, 1, 0)
 
 
 def test_corrupt_entry_is_recomputed(tmp_path, monkeypatch):
