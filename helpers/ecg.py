@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from helpers.cache import cached
+from helpers.recipes import with_overrides
 from helpers.data import EcgRecord, Split, load_dataset, stratified_budget
 
 LENGTH = 96
@@ -190,7 +191,7 @@ def pretrain_encoder(arch: dict[str, Any], seed: int = 0, recipe: dict[str, Any]
     """
     import keras
 
-    r = {**PRETRAIN_RECIPE, **(recipe or {})}
+    r = with_overrides(PRETRAIN_RECIPE, recipe, name="the ECG5000 pretraining recipe (ecg.PRETRAIN_RECIPE)")
     src = ecg5000_beats()
     hold = stratified_budget(src.y, fraction=0.2, seed=seed)
     mask = np.zeros(len(src.y), dtype=bool)
@@ -316,7 +317,7 @@ def run_ecg200(recipe: dict[str, Any] | None = None, seeds: tuple[int, ...] | li
     """
     import keras
 
-    r = {**RNN_RECIPE, **(recipe or {})}
+    r = with_overrides(RNN_RECIPE, recipe, name="the ECG200 recipe (ecg.RNN_RECIPE)")
     seeds = [int(s) for s in seeds]
     n = len(seeds)
     splits = [ecg200_splits(s) for s in seeds]

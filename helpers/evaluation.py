@@ -23,6 +23,7 @@ import numpy as np
 
 from helpers import metrics
 from helpers.cache import cache_dir, cache_key, cached
+from helpers.recipes import with_overrides
 from helpers.data import Split, budget_splits, load_dataset
 from helpers.experiments import PLAIN_RECIPE, tile_to
 
@@ -31,8 +32,9 @@ from helpers.experiments import PLAIN_RECIPE, tile_to
 # imbalance methods x 5 seeds) stay within a few minutes on a laptop CPU. The
 # epoch cap is a compute budget: most runs still improve slowly when they reach
 # it (early stopping rarely fires), and every method gets the same budget.
-EVAL_RECIPE: dict[str, Any] = {**PLAIN_RECIPE, "epochs": 20, "patience": 5, "lr": 3e-3,
-                               "min_samples_per_epoch": 512}
+EVAL_RECIPE: dict[str, Any] = with_overrides(PLAIN_RECIPE, {"epochs": 20, "patience": 5, "lr": 3e-3,
+                                                            "min_samples_per_epoch": 512},
+                                             name="the recipe of lessons 05-06")
 
 IMBALANCE_METHODS = ("plain", "class weights", "resampling")
 
@@ -43,7 +45,7 @@ DEFAULT_FRACTION = {"breastmnist": 1.0, "pneumoniamnist": 0.1}
 
 # ------------------------------------------------------------ trained classifier
 def _recipe(recipe: dict[str, Any] | None) -> dict[str, Any]:
-    return {**EVAL_RECIPE, **(recipe or {})}
+    return with_overrides(EVAL_RECIPE, recipe, name="the recipe of lessons 05-06 (evaluation.EVAL_RECIPE)")
 
 
 def _fraction(dataset: str, fraction: float | None) -> float:

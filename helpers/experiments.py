@@ -14,6 +14,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from helpers.cache import cached
+from helpers.recipes import with_overrides
 from helpers.data import budget_splits, load_dataset, Split
 
 # The plain small CNN used when a lesson says "from scratch" without a recipe.
@@ -48,7 +49,7 @@ def run_scratch(dataset: str, fraction: float, seed: int, recipe: dict[str, Any]
     import keras
     from helpers.models import build_cnn, predict_proba, train_classifier
 
-    r = {**PLAIN_RECIPE, **(recipe or {})}
+    r = with_overrides(PLAIN_RECIPE, recipe, name="the from-scratch CNN recipe (experiments.PLAIN_RECIPE)")
     ds = load_dataset(dataset)
     train, val = budget_splits(ds, fraction, seed)
     keras.utils.set_random_seed(seed)

@@ -30,6 +30,7 @@ import numpy as np
 
 import helpers  # noqa: F401  (quiet TensorFlow before it loads)
 from helpers.cache import cache_dir
+from helpers.recipes import with_overrides
 
 ARCH: dict[str, Any] = {"input_shape": (28, 28, 1), "filters": (16, 32, 64), "batch_norm": True}
 """The architecture every source model shares: build the base with ``build_cnn_base(**ARCH)``."""
@@ -162,7 +163,7 @@ def pretrain(source: str = "dae_target", training: dict[str, Any] | None = None,
     from helpers.models import build_cnn, build_cnn_base, save_weights
 
     spec = _check_source(source)
-    t = {**TRAINING, **(training or {})}
+    t = with_overrides(TRAINING, training, name="the pretraining settings (pretrain.TRAINING)")
     path = Path(path) if path is not None else weights_path(source, training)
     x, y = pretraining_images(source, t["max_images"], t["seed"])
     keras.utils.set_random_seed(t["seed"])

@@ -16,10 +16,12 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from helpers.cache import cached
+from helpers.recipes import with_overrides
 from helpers.data import budget_splits, load_dataset
 from helpers.experiments import PLAIN_RECIPE, run_scratch, seed_average, tile_to
 
-SCRATCH_BASE: dict[str, Any] = {**PLAIN_RECIPE, "pooling": "flatten", "epochs": 30, "patience": 5}
+SCRATCH_BASE: dict[str, Any] = with_overrides(PLAIN_RECIPE, {"pooling": "flatten", "epochs": 30, "patience": 5},
+                                              name="lesson 04's from-scratch base recipe")
 """What every from-scratch recipe of lesson 04 starts from: lesson 01's plain CNN with a flattened
 feature map (every position kept) and up to 30 tiled epochs, stopped early on validation loss.
 Chosen on BreastMNIST's validation AUC: lesson 01's 10-epoch, global-average-pooled setting
@@ -56,11 +58,15 @@ SELECTION_SEEDS: tuple[int, ...] = (0, 1)
 seeds of :data:`SEEDS` run only for the chosen recipe, so tuning does not multiply the evaluation cost."""
 
 
+def _finetune_recipe(recipe: dict[str, Any] | None) -> dict[str, Any]:
+    return with_overrides(FINETUNE_RECIPE, recipe, name="the fine-tuning recipe (transfer.FINETUNE_RECIPE)")
+
+
 def _source_weights_key(dataset: str, fraction: float, seed: int, recipe: dict[str, Any] | None = None) -> str:
     """The key of the pretrained weights a fine-tuning run loads (part of the run's cache key)."""
     from helpers.pretrain import weights_key
 
-    return weights_key({**FINETUNE_RECIPE, **(recipe or {})}["source"])
+    return weights_key(_finetune_recipe(recipe)["source"])
 
 
 @cached(also=_source_weights_key)
@@ -79,7 +85,7 @@ def run_finetune(dataset: str, fraction: float, seed: int, recipe: dict[str, Any
     from helpers.models import build_finetune_model, freeze, predict_proba, train_classifier, unfreeze_top
     from helpers.pretrain import load_pretrained
 
-    r = {**FINETUNE_RECIPE, **(recipe or {})}
+    r = _finetune_recipe(recipe)
     ds = load_dataset(dataset)
     train, val = budget_splits(ds, fraction, seed)
     base = load_pretrained(r["source"], progress=False, pooling=r["pooling"])
@@ -108,12 +114,12 @@ def run_finetune(dataset: str, fraction: float, seed: int, recipe: dict[str, Any
 
 def scratch_recipe(name: str) -> dict[str, Any]:
     """The full recipe dict of a named from-scratch recipe."""
-    return {**SCRATCH_BASE, **SCRATCH_RECIPES[name]}
+    return with_overrides(SCRATCH_BASE, SCRATCH_RECIPES[name], name=f"scratch recipe {name!r}")
 
 
 def transfer_recipe(name: str, source: str) -> dict[str, Any]:
     """The full recipe dict of a named fine-tuning recipe from ``source``."""
-    return {**FINETUNE_RECIPE, **TRANSFER_RECIPES[name], "source": source}
+    return with_overrides(FINETUNE_RECIPE, {**TRANSFER_RECIPES[name], "source": source}, name=f"fine-tuning recipe {name!r}")
 
 
 def sweep(kind: str, dataset: str, recipes: dict[str, dict[str, Any]], fractions: Iterable[float] = FRACTIONS,
