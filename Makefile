@@ -1,6 +1,8 @@
 # Transfer Learning in Medicine: the course's commands.
 #   make course      set up, prepare data and cache, copy the lessons to workspace/, open JupyterLab
 #   make test        set up if needed, run every test (lessons executed, nbgrader round trip)
+#   make test-fast   the unit tests of helpers/ only (no lesson executed, no nbgrader)
+#   make test-lesson L=03_rnn_formula   one lesson: executed cold and warm, then its nbgrader checks
 # Run `make help` for the rest. Users without make: see README.md ("Without make").
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -25,7 +27,7 @@ export TF_ENABLE_ONEDNN_OPTS := 1
 A ?= 01_background
 JOBS ?= 2
 
-.PHONY: help setup course prepare workspace lab instructor release test bench clean-cache \
+.PHONY: help setup course prepare workspace lab instructor release test test-fast test-lesson bench clean-cache \
         release-to-students collect autograde feedback grades grading-bench
 
 help:
@@ -63,6 +65,15 @@ release: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The end-to-end files (lessons, nbgrader, grading, browser, course command); the rest are unit tests.
+SLOW_TESTS := test_lessons test_nbgrader_pipeline test_grading test_browser test_course_command
+test-fast: setup
+	$(PY) -m pytest $(foreach t,$(SLOW_TESTS),--ignore=tests/$(t).py)
+
+test-lesson: setup
+	@test -n "$(L)" -a -d "solutions/$(L)" || { echo "usage: make test-lesson L=<lesson>, one of: $$(ls solutions | tr '\n' ' ')"; exit 2; }
+	COURSE_LESSONS=$(L) $(PY) -m pytest tests/test_lessons.py tests/test_nbgrader_pipeline.py
 
 bench: setup
 	$(PY) -m pytest tests/test_lessons.py -q

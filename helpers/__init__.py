@@ -1,7 +1,10 @@
-"""Helpers for the Transfer Learning in Medicine course.
+"""Helpers for the Transfer Learning in Medicine course (every lesson imports from here).
 
-Plumbing lives here (data, models, device setup, metrics, plots, cache);
-teaching stays in the notebooks.
+Three parts (``docs/architecture.md``): the learner library that lessons import
+(data, models, metrics, plots, device, pretrain, recipes, cache), the cached
+experiment runners of particular lessons (experiments, transfer, ecg,
+evaluation), and the instructor tools (course, grading), which no lesson
+imports. The library never imports a runner or a tool (a test checks).
 """
 import os as _os
 

@@ -1,4 +1,4 @@
-"""Datasets of the course: the registry, loaders, label budgets and downloads.
+"""Datasets of the course (every lesson): the registry, loaders, label budgets and downloads.
 
 Data roots are searched in this order: an explicit ``data_dir`` argument, the
 ``COURSE_DATA_DIR`` environment variable, then the repository's ``datasets/``.
@@ -112,7 +112,7 @@ def data_roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
     return unique
 
 
-def file_md5(path: str | os.PathLike) -> str:
+def _file_md5(path: str | os.PathLike) -> str:
     """MD5 hex digest of a file, read in 1 MiB chunks."""
     digest = hashlib.md5()
     with open(path, "rb") as fh:
@@ -124,13 +124,13 @@ def file_md5(path: str | os.PathLike) -> str:
 _VERIFIED: dict[tuple[str, int, int], str] = {}
 
 
-def verify_md5(path: Path, expected: str, dataset: str) -> None:
+def _verify_md5(path: Path, expected: str, dataset: str) -> None:
     """Check ``path`` against ``expected`` once per process (keyed by path, size, mtime)."""
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if _VERIFIED.get(key) == expected:
         return
-    actual = file_md5(path)
+    actual = _file_md5(path)
     if actual != expected:
         raise ChecksumError(
             f"{path} has MD5 {actual}, but the registry expects {expected} for dataset {dataset!r}.\n"
@@ -149,7 +149,7 @@ def find_file(name: str, relpath: str, data_dir: str | os.PathLike | None = None
     looked = [root / relpath for root in data_roots(data_dir)]
     for candidate in looked:
         if candidate.is_file():
-            verify_md5(candidate, entry["md5"], name)
+            _verify_md5(candidate, entry["md5"], name)
             return candidate
     where = "\n".join(f"    {p}" for p in looked)
     raise DataFileMissingError(
@@ -317,7 +317,7 @@ def download(name: str, data_dir: str | os.PathLike | None = None, progressbar: 
     done: list[Path] = []
     for entry in info["files"]:
         dest = target / entry["path"]
-        if dest.is_file() and file_md5(dest) == entry["md5"]:
+        if dest.is_file() and _file_md5(dest) == entry["md5"]:
             done.append(dest)
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -337,7 +337,7 @@ def download(name: str, data_dir: str | os.PathLike | None = None, progressbar: 
                 raise ChecksumError(f"Downloaded {entry['url']} but its MD5 is wrong: {exc}\n"
                                     "The server sent a different file; try again later.") from exc
         _VERIFIED.clear()
-        verify_md5(dest, entry["md5"], name)
+        _verify_md5(dest, entry["md5"], name)
         done.append(dest)
     return done
 

@@ -25,7 +25,7 @@ from helpers import metrics
 from helpers.cache import cache_dir, cache_key, cached
 from helpers.recipes import with_overrides
 from helpers.data import Split, budget_splits, load_dataset
-from helpers.experiments import PLAIN_RECIPE, tile_to
+from helpers.experiments import PLAIN_RECIPE, run_all, tile_to
 
 # The recipe of lessons 05-06: the plain small CNN of lesson 01, with a slightly
 # higher learning rate and shorter tiled epochs so that 30 runs (2 datasets x 3
@@ -259,12 +259,9 @@ def oversample(split: Split, seed: int) -> Split:
 
 def imbalance_study(datasets: Sequence[str], seeds: Sequence[int],
                     methods: Sequence[str] = IMBALANCE_METHODS, progress: bool = True) -> list[dict[str, Any]]:
-    """:func:`predictions` for every (dataset, method, seed), cached, with a progress bar."""
-    from tqdm.auto import tqdm
-
-    jobs = [(d, m, s) for d in datasets for m in methods for s in seeds]
-    return [predictions(d, s, m) for d, m, s in
-            tqdm(jobs, desc="imbalance runs (cached after the first time)", disable=not progress)]
+    """:func:`predictions` for every (dataset, method, seed), cached, with a progress bar (lesson 06)."""
+    jobs = [(d, s, m) for d in datasets for m in methods for s in seeds]
+    return run_all(predictions, jobs, "imbalance runs", progress)
 
 
 @cached

@@ -24,7 +24,7 @@ class ImageNetUnavailable(RuntimeError):
     """ImageNet weights are neither cached nor downloadable (no internet)."""
 
 
-def weights_file(size: int = 96) -> Path:
+def _weights_file(size: int = 96) -> Path:
     """Where Keras caches MobileNetV2's ImageNet weights (no top) for ``size``-pixel inputs."""
     return Path.home() / ".keras" / "models" / f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}_no_top.h5"
 
@@ -50,9 +50,9 @@ def imagenet_model(n_classes: int = 2, size: int = 96, input_shape: tuple[int, i
     """
     if size not in (96, 128, 160, 192, 224):
         raise ValueError(f"MobileNetV2 has ImageNet weights for 96, 128, 160, 192 or 224 px inputs, not {size}.")
-    if weights == "imagenet" and not weights_file(size).is_file() and not online():
+    if weights == "imagenet" and not _weights_file(size).is_file() and not online():
         raise ImageNetUnavailable(
-            f"ImageNet weights for MobileNetV2 ({size} px) are not in {weights_file(size).parent} and "
+            f"ImageNet weights for MobileNetV2 ({size} px) are not in {_weights_file(size).parent} and "
             f"{WEIGHTS_HOST} cannot be reached: this machine is offline. This extra needs internet once "
             "(about 9 MB). Everything else in the course uses its own source models: "
             "helpers.pretrain.load_pretrained().")

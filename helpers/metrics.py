@@ -1,4 +1,4 @@
-"""Metrics for binary medical classifiers: a thin layer on scikit-learn.
+"""Metrics for binary medical classifiers (lessons 01 and 03-06): a thin layer on scikit-learn.
 
 Conventions shared by every function here:
 

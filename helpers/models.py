@@ -1,4 +1,4 @@
-"""Small CNN and RNN builders, weight files with clear errors, freezing, training.
+"""Small CNN and RNN builders, weight files with clear errors, freezing, training (lessons 01, 04 and 06).
 
 Layers have fixed names (``block1_conv``, ``block1_bn``, ... ``head``) so that
 weights saved from one model load into another built the same way, and so a
@@ -74,7 +74,7 @@ def build_cnn_base(
     return keras.Sequential(stack, name=name)
 
 
-def augmentation(name: str = "augment") -> keras.Sequential:
+def _augmentation(name: str = "augment") -> keras.Sequential:
     """Light augmentation for 28-px medical images: small shifts, rotations, zoom."""
     return keras.Sequential([
         layers.RandomTranslation(0.1, 0.1, fill_mode="nearest"),
@@ -96,7 +96,7 @@ def build_cnn(
 ) -> keras.Model:
     """A small CNN classifier: [augmentation] -> base -> dropout -> softmax head."""
     inputs = keras.Input(tuple(input_shape), name="image")
-    x = augmentation()(inputs) if augment else inputs
+    x = _augmentation()(inputs) if augment else inputs
     x = build_cnn_base(input_shape, filters, batch_norm, weight_decay, pooling)(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="head")(x)
@@ -114,7 +114,7 @@ def build_finetune_model(base: keras.Model, n_classes: int, dropout: float = 0.3
     :func:`unfreeze_top` (which keeps BN frozen) do that.
     """
     inputs = keras.Input(base.input_shape[1:], name="image")
-    x = augmentation()(inputs) if augment else inputs
+    x = _augmentation()(inputs) if augment else inputs
     x = base(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="head")(x)
@@ -237,7 +237,7 @@ def load_weights(model: keras.Model, path: str | os.PathLike) -> list[str]:
 
 
 # -------------------------------------------------------------------- training
-def compile_classifier(model: keras.Model, lr: float = 1e-3) -> keras.Model:
+def _compile_classifier(model: keras.Model, lr: float = 1e-3) -> keras.Model:
     """Compile with Adam, sparse categorical cross-entropy and accuracy."""
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
@@ -261,7 +261,7 @@ def train_classifier(
     if len(model.input_shape) == 4:  # an image model
         check_images(x_train, "x_train", channels=model.input_shape[-1])
         check_images(x_val, "x_val", channels=model.input_shape[-1])
-    compile_classifier(model, lr)
+    _compile_classifier(model, lr)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     return model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs,
                      batch_size=batch_size, callbacks=[stop], class_weight=class_weight,

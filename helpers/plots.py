@@ -1,4 +1,4 @@
-"""Figures used across the lessons.
+"""Figures used across the lessons (every lesson).
 
 Every function returns a :class:`matplotlib.figure.Figure` and never calls
 ``plt.show()``: in a notebook the figure is shown when it is the cell's last

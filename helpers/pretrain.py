@@ -1,4 +1,4 @@
-"""The course's source models: pretrained once, deterministically, cached by a hash of code + data.
+"""The course's source models (lesson 04): pretrained once, deterministically, cached by a hash of code + data.
 
 No ImageNet weights can be downloaded offline, so the course pretrains its own
 convolutional base (:func:`helpers.models.build_cnn_base` with :data:`ARCH`)
@@ -118,7 +118,7 @@ def pretraining_images(source: str, max_images: int | None = None, seed: int = 0
 
 
 # ------------------------------------------------------------------------------- models
-def build_autoencoder(base: Any) -> Any:
+def _build_autoencoder(base: Any) -> Any:
     """Denoising autoencoder: ``base``'s conv blocks (up to the last pooling) + a small decoder to 28 x 28."""
     import keras
     from keras import layers
@@ -171,7 +171,7 @@ def pretrain(source: str = "dae_target", training: dict[str, Any] | None = None,
     start = time.perf_counter()
     if spec["kind"] == "dae":
         base = build_cnn_base(**ARCH)
-        model = build_autoencoder(base)
+        model = _build_autoencoder(base)
         model.compile(optimizer=keras.optimizers.Adam(t["lr"]), loss="mse")
         noisy = np.clip(x + np.random.default_rng(t["seed"]).normal(0, t["noise"], x.shape), 0, 1)
         model.fit(noisy.astype(np.float32), x, epochs=t["epochs"], batch_size=t["batch_size"],

@@ -18,7 +18,7 @@ import numpy as np
 from helpers.cache import cached
 from helpers.recipes import with_overrides
 from helpers.data import budget_splits, load_dataset
-from helpers.experiments import PLAIN_RECIPE, run_scratch, seed_average, tile_to
+from helpers.experiments import PLAIN_RECIPE, run_all, run_scratch, seed_average, tile_to
 
 SCRATCH_BASE: dict[str, Any] = with_overrides(PLAIN_RECIPE, {"pooling": "flatten", "epochs": 30, "patience": 5},
                                               name="lesson 04's from-scratch base recipe")
@@ -122,19 +122,19 @@ def transfer_recipe(name: str, source: str) -> dict[str, Any]:
     return with_overrides(FINETUNE_RECIPE, {**TRANSFER_RECIPES[name], "source": source}, name=f"fine-tuning recipe {name!r}")
 
 
-def sweep(kind: str, dataset: str, recipes: dict[str, dict[str, Any]], fractions: Iterable[float] = FRACTIONS,
+def _sweep(kind: str, dataset: str, recipes: dict[str, dict[str, Any]], fractions: Iterable[float] = FRACTIONS,
           seeds: Iterable[int] = SEEDS, progress: bool = True) -> dict[str, list[dict[str, Any]]]:
     """Every (recipe, fraction, seed) run of ``kind`` ('scratch' or 'finetune'), cached, with a progress bar.
 
     Returns ``{recipe name: [runs]}``; ``recipes`` maps names to full recipe dicts.
     """
-    from tqdm.auto import tqdm
-
     runner: Callable[..., dict[str, Any]] = {"scratch": run_scratch, "finetune": run_finetune}[kind]
-    jobs = [(name, f, s) for name in recipes for f in fractions for s in seeds]
+    fractions, seeds = list(fractions), list(seeds)
+    names = [name for name in recipes for f in fractions for s in seeds]
+    jobs = [(dataset, f, s, recipes[name]) for name in recipes for f in fractions for s in seeds]
     out: dict[str, list[dict[str, Any]]] = {name: [] for name in recipes}
-    for name, f, s in tqdm(jobs, desc=f"{kind} runs (cached after the first time)", disable=not progress):
-        out[name].append(runner(dataset, f, s, recipes[name]))
+    for name, run in zip(names, run_all(runner, jobs, f"{kind} runs", progress)):
+        out[name].append(run)
     return out
 
 
@@ -146,19 +146,19 @@ def tuned_sweep(kind: str, dataset: str, recipes: dict[str, dict[str, Any]], pos
     Every candidate runs with ``selection_seeds``; :func:`select_recipe` picks
     the best mean validation AUC over those seeds at each budget; the chosen
     recipe then also runs with the remaining ``seeds``. The result has the same
-    form as :func:`sweep` (the losing candidates keep only their selection runs).
+    form as :func:`_sweep` (the losing candidates keep only their selection runs).
     """
     selection_seeds, seeds = tuple(selection_seeds), tuple(seeds)
-    out = sweep(kind, dataset, recipes, fractions, selection_seeds, progress)
+    out = _sweep(kind, dataset, recipes, fractions, selection_seeds, progress)
     extra = [s for s in seeds if s not in selection_seeds]
     for f in fractions:
         name, _ = select_recipe(out, f, positive_label, selection_seeds)
-        more = sweep(kind, dataset, {name: recipes[name]}, [f], extra, progress)
+        more = _sweep(kind, dataset, {name: recipes[name]}, [f], extra, progress)
         out[name].extend(more[name])
     return out
 
 
-def val_auc(run: dict[str, Any], positive_label: int) -> float:
+def _val_auc(run: dict[str, Any], positive_label: int) -> float:
     """Validation ROC-AUC of one run (the only score used to choose a recipe)."""
     from helpers.metrics import roc_auc
 
@@ -174,7 +174,7 @@ def select_recipe(runs: dict[str, list[dict[str, Any]]], fraction: float, positi
     the same seeds even when the chosen one has run with more.
     """
     keep = None if seeds is None else set(seeds)
-    scores = {name: float(np.mean([val_auc(r, positive_label) for r in rs if r["fraction"] == fraction
+    scores = {name: float(np.mean([_val_auc(r, positive_label) for r in rs if r["fraction"] == fraction
                                    and (keep is None or r["seed"] in keep)]))
               for name, rs in runs.items()}
     return max(scores, key=lambda k: (scores[k], -list(scores).index(k))), scores
@@ -185,7 +185,7 @@ def compare(families: dict[str, dict[str, list[dict[str, Any]]]], positive_label
     """Per family and budget: chosen recipe, test AUC (seed-averaged) with CI, seed spread, difference to baseline.
 
     ``families`` maps a family name (e.g. 'scratch', 'fine-tuned, dae_target') to
-    its :func:`tuned_sweep` (or :func:`sweep`) result; the recipe is chosen on the
+    its :func:`tuned_sweep` (or :func:`_sweep`) result; the recipe is chosen on the
     validation AUC of ``selection_seeds`` (None: every seed), and the chosen
     recipe's runs on every seed are scored. Each row is a dict; the difference to ``baseline``
     is a paired bootstrap over test cases on the seed-averaged probabilities.

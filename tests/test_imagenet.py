@@ -8,7 +8,7 @@ from helpers import imagenet
 
 
 def test_offline_without_cached_weights_says_what_to_do(monkeypatch, tmp_path):
-    monkeypatch.setattr(imagenet, "weights_file", lambda size=96: tmp_path / "missing.h5")
+    monkeypatch.setattr(imagenet, "_weights_file", lambda size=96: tmp_path / "missing.h5")
     monkeypatch.setattr(imagenet, "online", lambda *a, **k: False)
     with pytest.raises(imagenet.ImageNetUnavailable, match="offline") as err:
         imagenet.imagenet_model()
