@@ -214,11 +214,9 @@ class _Index:
             node = _strip(ast.parse(ast.unparse(stmt)).body[0])  # a copy: the index stays intact
             text.append(ast.dump(node))
             local: dict[str, tuple[str, str | None]] = {}
-            for sub in ast.walk(node):
+            for sub in ast.walk(node):  # imports inside the function: followed where the names are used
                 if isinstance(sub, (ast.Import, ast.ImportFrom)):
                     local.update(_import_bindings(sub, module))
-                    for target in _import_bindings(sub, module).values():
-                        deps |= self._follow(*target, [])
             for chain in _chains(node):
                 deps |= self.resolve(module, chain, local)
         return "\n".join(text), deps - {ref}

@@ -123,10 +123,12 @@ def test_a_module_used_as_a_value_counts_whole(tmp_path):
     (root / "metrics.py").write_text("def a(x):\n    return x\n\ndef b(x):\n    return -x\n")
     (root / "run.py").write_text("from helpers import metrics\n\n"
                                  "def by_name(name, x):\n    return getattr(metrics, name)(x)\n\n"
-                                 "def direct(x):\n    return metrics.a(x)\n")
+                                 "def direct(x):\n    return metrics.a(x)\n\n"
+                                 "def local(x):\n    from helpers import metrics as m\n    return m.b(x)\n")
     assert set(code_key.reachable("helpers.run", "by_name", root)) == {
         "helpers.run:by_name", "helpers.metrics:a", "helpers.metrics:b"}
     assert set(code_key.reachable("helpers.run", "direct", root)) == {"helpers.run:direct", "helpers.metrics:a"}
+    assert set(code_key.reachable("helpers.run", "local", root)) == {"helpers.run:local", "helpers.metrics:b"}
 
 
 def test_unknown_function_is_a_clear_error():
