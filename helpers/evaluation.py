@@ -59,8 +59,8 @@ def _build(input_shape: Sequence[int], n_classes: int, r: dict[str, Any]):
                      dropout=r["dropout"], weight_decay=r["weight_decay"], augment=r["augment"])
 
 
-def weights_path(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
-                 recipe: dict[str, Any] | None = None):
+def classifier_weights_path(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
+                            recipe: dict[str, Any] | None = None):
     """Where :func:`trained_classifier` keeps the weights of these arguments (a ``.npz`` file).
 
     Keyed like a cached run: by the code :func:`trained_classifier` executes and its full arguments.
@@ -88,7 +88,7 @@ def trained_classifier(dataset: str, seed: int = 0, method: str = "plain", fract
         raise ValueError(f"method must be one of {IMBALANCE_METHODS}, got {method!r}.")
     r, fraction = _recipe(recipe), _fraction(dataset, fraction)
     ds = load_dataset(dataset)
-    path = weights_path(dataset, seed, method, fraction, recipe)
+    path = classifier_weights_path(dataset, seed, method, fraction, recipe)
     keras.utils.set_random_seed(seed)
     model = _build(ds.train.x.shape[1:], len(ds.label_names), r)
     if path.is_file():

@@ -242,7 +242,7 @@ def test_trained_classifier_is_the_same_model_whatever_ran_before(tmp_path, monk
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
     kw = {"seed": 3, "fraction": 0.1, "recipe": TINY}
     first = ev.trained_classifier("breastmnist", **kw)
-    path = ev.weights_path("breastmnist", 3, "plain", 0.1, TINY)
+    path = ev.classifier_weights_path("breastmnist", 3, "plain", 0.1, TINY)
     assert path.is_file() and path.parent.parent == tmp_path
     p_first = first.predict(ds.test.x[:20], verbose=0)
 
