@@ -441,6 +441,57 @@ def paired_bootstrap(
     }
 
 
+def seeds_and_cases_bootstrap(
+    y_true,
+    p_a,
+    p_b,
+    *,
+    positive_label,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> dict:
+    """Mean over seeds of the paired AUC difference A - B, with a CI over seeds *and* test cases.
+
+    ``p_a`` and ``p_b`` are (n_seeds, n_cases): row ``s`` holds the test
+    probabilities of the two methods trained on seed ``s``'s label draw (the
+    same draw for both: the difference is paired by seed). Each of ``n_boot``
+    two-level resamples draws the seeds with replacement, then the test cases
+    with replacement (one draw of patients shared by every seed and both
+    methods), and recomputes the mean paired difference. The interval thus
+    covers both sources of variation: which labels and initialisation a run
+    got, and which patients happened to be in the test set (lessons 01, 03, 04).
+
+    Returns ``diff`` (on all seeds and cases), ``low``, ``high``, ``real``
+    (the CI excludes 0), ``per_seed`` (each seed's difference), ``mean_a``,
+    ``mean_b`` (each method's mean AUC over seeds) and ``n_seeds``.
+    """
+    _check_alpha(alpha)
+    pa, pb = np.atleast_2d(np.asarray(p_a, dtype=float)), np.atleast_2d(np.asarray(p_b, dtype=float))
+    if pa.shape != pb.shape:
+        raise ValueError(f"p_a and p_b must have the same shape (seeds, cases), got {pa.shape} and {pb.shape}.")
+    y, _ = _check_inputs(y_true, pa[0], positive_label)
+    if pa.shape[1] != len(y):
+        raise ValueError(f"each row of p_a must hold one probability per test case ({len(y)}), got {pa.shape[1]}.")
+    n_seeds = pa.shape[0]
+    if n_seeds < 2:
+        raise ValueError("a CI over seeds needs at least 2 seeds (the protocol asks for 5 or more).")
+    is_pos = y == positive_label
+    auc_a = np.array([roc_auc(y, row, positive_label=positive_label) for row in pa])
+    auc_b = np.array([roc_auc(y, row, positive_label=positive_label) for row in pb])
+    cases = np.array(list(bootstrap_indices(y, n_boot=n_boot, seed=seed)))
+    boot_a = np.stack([_roc_auc_of_resamples(is_pos, row, cases) for row in pa])  # (seeds, n_boot)
+    boot_b = np.stack([_roc_auc_of_resamples(is_pos, row, cases) for row in pb])
+    seeds = np.random.default_rng(seed + 1).integers(0, n_seeds, size=(n_boot, n_seeds))
+    diffs = np.take_along_axis((boot_a - boot_b).T, seeds, axis=1).mean(axis=1)
+    low, high = _percentile_ci(diffs, alpha)
+    return {
+        "diff": float(np.mean(auc_a - auc_b)), "low": low, "high": high, "real": bool(low > 0 or high < 0),
+        "per_seed": (auc_a - auc_b).tolist(), "mean_a": float(auc_a.mean()), "mean_b": float(auc_b.mean()),
+        "n_seeds": int(n_seeds),
+    }
+
+
 # ---------------------------------------------------------------------------
 # Calibration
 # ---------------------------------------------------------------------------

@@ -2,7 +2,13 @@
 
 No ImageNet weights can be downloaded offline, so the course pretrains its own
 convolutional base (:func:`helpers.models.build_cnn_base` with :data:`ARCH`)
-on real MedMNIST images. Three sources are defined (:data:`SOURCES`):
+on real MedMNIST images. The sources (:data:`SOURCES`):
+
+- ``simclr_chest``: contrastive self-supervised pretraining (SimCLR-style,
+  :mod:`helpers.contrastive`) on the *unlabelled* PneumoniaMNIST training X-rays.
+  The course's main source: transferred to PneumoniaMNIST's labels it is
+  self-supervision on the same domain; transferred to BreastMNIST it is
+  cross-modality transfer (chest X-ray to breast ultrasound).
 
 - ``dae_cross``: a denoising autoencoder on the *unlabelled* training images of
   PneumoniaMNIST and RetinaMNIST (grey). No BreastMNIST image: cross-dataset transfer.
@@ -36,6 +42,10 @@ ARCH: dict[str, Any] = {"input_shape": (28, 28, 1), "filters": (16, 32, 64), "ba
 """The architecture every source model shares: build the base with ``build_cnn_base(**ARCH)``."""
 
 SOURCES: dict[str, dict[str, Any]] = {
+    "simclr_chest": {
+        "kind": "contrastive", "datasets": ("pneumoniamnist",),
+        "description": "contrastive (SimCLR-style) pretraining on the unlabelled PneumoniaMNIST training X-rays",
+    },
     "dae_cross": {
         "kind": "dae", "datasets": ("pneumoniamnist", "retinamnist"),
         "description": "denoising autoencoder on unlabelled chest X-ray + retina images (no breast images)",
@@ -52,7 +62,16 @@ SOURCES: dict[str, dict[str, Any]] = {
 
 TRAINING: dict[str, Any] = {"epochs": 6, "batch_size": 128, "lr": 2e-3, "noise": 0.25, "seed": 0,
                             "max_images": None}
-"""Pretraining settings (the same for every source): under 60 s per source on a 2-core CPU."""
+"""Pretraining settings of the autoencoder and supervised sources: under 60 s per source on a 2-core CPU."""
+
+CONTRASTIVE_TRAINING: dict[str, Any] = {"epochs": 40, "batch_size": 256, "lr": 2e-3, "temperature": 0.2,
+                                        "projection_dim": 64, "seed": 0, "max_images": None}
+"""Settings of the contrastive source (lesson 04): 40 epochs over the 4,708 unlabelled training X-rays."""
+
+
+def default_training(source: str) -> dict[str, Any]:
+    """The declared settings of ``source``'s kind of pretraining."""
+    return CONTRASTIVE_TRAINING if _check_source(source)["kind"] == "contrastive" else TRAINING
 
 
 class PretrainedWeightsMissing(FileNotFoundError):
@@ -81,13 +100,13 @@ def weights_key(source: str, training: dict[str, Any] | None = None) -> str:
     digest.update(code_key("helpers.pretrain", "pretrain").encode())
     md5s = [f["md5"] for d in spec["datasets"] for f in dataset_info(d)["files"]]
     config = {"source": source, "spec": {k: spec[k] for k in ("kind", "datasets")}, "md5": md5s,
-              "arch": ARCH, "training": training or TRAINING, "keras": keras.__version__,
+              "arch": ARCH, "training": training or default_training(source), "keras": keras.__version__,
               "numpy": np.__version__, "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1")}
     digest.update(json.dumps(config, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
 
 
-def weights_path(source: str = "dae_target", training: dict[str, Any] | None = None) -> Path:
+def weights_path(source: str = "simclr_chest", training: dict[str, Any] | None = None) -> Path:
     """Where ``source``'s weights live in the course cache (whether or not they exist yet)."""
     return cache_dir() / "pretrained" / f"{source}-{weights_key(source, training)}.weights.npz"
 
@@ -153,7 +172,7 @@ def _progress_callback(total_epochs: int, desc: str, enabled: bool) -> Any:
     return _Bar()
 
 
-def pretrain(source: str = "dae_target", training: dict[str, Any] | None = None,
+def pretrain(source: str = "simclr_chest", training: dict[str, Any] | None = None,
              path: str | os.PathLike | None = None, progress: bool = True) -> Path:
     """Pretrain ``source`` from scratch (deterministic for its settings) and save its base's weights.
 
@@ -163,13 +182,21 @@ def pretrain(source: str = "dae_target", training: dict[str, Any] | None = None,
     from helpers.models import build_cnn, build_cnn_base, save_weights
 
     spec = _check_source(source)
-    t = with_overrides(TRAINING, training, name="the pretraining settings (pretrain.TRAINING)")
+    t = with_overrides(default_training(source), training, name=f"the pretraining settings of {source!r}")
     path = Path(path) if path is not None else weights_path(source, training)
     x, y = pretraining_images(source, t["max_images"], t["seed"])
     keras.utils.set_random_seed(t["seed"])
     bar = _progress_callback(t["epochs"], f"pretraining {source} on {len(x)} images", progress)
     start = time.perf_counter()
-    if spec["kind"] == "dae":
+    if spec["kind"] == "contrastive":
+        from helpers.contrastive import SimCLR, clean_batch_norm_statistics
+
+        base = build_cnn_base(**ARCH)
+        model = SimCLR(base, projection_dim=t["projection_dim"], temperature=t["temperature"], seed=t["seed"])
+        model.compile(optimizer=keras.optimizers.Adam(t["lr"]))
+        model.fit(x, epochs=t["epochs"], batch_size=t["batch_size"], shuffle=True, verbose=0, callbacks=[bar])
+        clean_batch_norm_statistics(base, x)
+    elif spec["kind"] == "dae":
         base = build_cnn_base(**ARCH)
         model = _build_autoencoder(base)
         model.compile(optimizer=keras.optimizers.Adam(t["lr"]), loss="mse")
@@ -190,7 +217,7 @@ def pretrain(source: str = "dae_target", training: dict[str, Any] | None = None,
     return path
 
 
-def ensure_pretrained(source: str = "dae_target", build: bool = True, progress: bool = True) -> Path:
+def ensure_pretrained(source: str = "simclr_chest", build: bool = True, progress: bool = True) -> Path:
     """The weights file of ``source``: from the cache, or pretrained now when ``build`` is True."""
     path = weights_path(source)
     if path.is_file():
@@ -203,14 +230,14 @@ def ensure_pretrained(source: str = "dae_target", build: bool = True, progress: 
     return pretrain(source, path=path, progress=progress)
 
 
-def pretraining_info(source: str = "dae_target") -> dict[str, Any]:
+def pretraining_info(source: str = "simclr_chest") -> dict[str, Any]:
     """What the cached source model was trained on, how, and how long it took (builds it if needed)."""
     path = ensure_pretrained(source)
     meta = path.with_name(path.name.replace(".weights.npz", ".json"))
     return json.loads(meta.read_text()) if meta.is_file() else {"source": source}
 
 
-def load_pretrained(source: str = "dae_target", build: bool = True, progress: bool = True,
+def load_pretrained(source: str = "simclr_chest", build: bool = True, progress: bool = True,
                     pooling: str | None = None) -> Any:
     """A new convolutional base (``build_cnn_base(**ARCH)``) holding ``source``'s pretrained weights.
 

@@ -1,0 +1,318 @@
+"""Label-budget curves: transfer vs the best from-scratch recipe, paired by seed (lessons 01, 04, 05, 06).
+
+The course's main experiment, under the statistics protocol of ``DESIGN.md``:
+
+- A budget of ``n`` labels is one seeded, stratified draw of ``n`` labelled
+  training images and a validation set scaled the same way
+  (:func:`budget_splits`). Every method gets the **same draw at the same seed**.
+- Budgets are :data:`BUDGETS` (``None`` = every training label); budgets up to
+  :data:`TINY_BUDGET` run :data:`TINY_SEEDS`, larger ones :data:`SEEDS`.
+- "Scratch" is the best of :data:`SCRATCH_RECIPES`, "transfer" the best of
+  :data:`TRANSFER_RECIPES` (from the contrastive source ``simclr_chest``). Each
+  family's recipe is chosen **once**, on mean validation AUC at
+  :data:`SELECTION_BUDGET` labels, and used at every budget: at 10 labels the
+  scaled validation set holds two images, too few to choose anything on.
+- Every run trains for a fixed number of steps (:func:`steps_for`), with no
+  early stopping (again: no validation set worth the name at small budgets).
+
+The seeds of one (dataset, budget, recipe) cell train one after another in the
+same compiled Keras model: its weights and optimizer are reset to the seed's
+own initial values before each seed, so Keras traces the training step once per
+cell instead of once per run. A cell is cached as a whole (:func:`run_cell`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from helpers.cache import cached
+from helpers.data import Dataset, Split, load_dataset
+
+BUDGETS: tuple[int | None, ...] = (10, 20, 50, 200, None)
+"""Label budgets of the curves: 10, 20, 50 and 200 labelled training images, then all of them (``None``)."""
+TINY_BUDGET = 50
+"""Budgets up to this many labels are cheap and noisy: they run 10 seeds."""
+TINY_SEEDS: tuple[int, ...] = tuple(range(10))
+SEEDS: tuple[int, ...] = tuple(range(5))
+SELECTION_BUDGET = 200
+"""The budget at which each family's recipe is chosen on validation AUC (then fixed for every budget)."""
+
+TRAINING: dict[str, Any] = {"batch_size": 32, "epochs": 20, "min_steps": 150, "max_steps": 1500, "checkpoints": 10}
+"""Fixed-length training: ``epochs`` passes over the labelled images, at least ``min_steps`` and at most
+``max_steps`` gradient steps of ``batch_size`` images. With every label, validation AUC is also recorded at
+``checkpoints`` evenly spaced points (the compute comparison of lesson 04)."""
+
+SCRATCH_BASE: dict[str, Any] = {"batch_norm": False, "augment": False, "weight_decay": 0.0, "dropout": 0.3,
+                                "lr": 2e-3, "pooling": "flatten"}
+SCRATCH_RECIPES: dict[str, dict[str, Any]] = {
+    "plain": {}, "batch norm": {"batch_norm": True}, "augmentation": {"augment": True},
+    "weight decay": {"weight_decay": 1e-3},
+}
+"""The fixed list of from-scratch recipes (overrides of :data:`SCRATCH_BASE`): lesson 01's small CNN."""
+
+TRANSFER_BASE: dict[str, Any] = {"source": "simclr_chest", "trainable": "head", "dropout": 0.3, "lr": 3e-3,
+                                 "pooling": "flatten", "augment": False}
+TRANSFER_RECIPES: dict[str, dict[str, Any]] = {
+    "linear probe": {},
+    "fine-tune all layers": {"trainable": "all", "lr": 5e-4},
+}
+"""Transfer recipes (overrides of :data:`TRANSFER_BASE`): train only a new head on the frozen pretrained
+base, or every layer at a lower learning rate (batch normalisation keeps its pretrained statistics)."""
+
+FAMILIES = ("scratch", "transfer")
+
+
+# ------------------------------------------------------------------------------ label budgets
+def draw_budget(y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of ``n`` labelled cases drawn from ``y``, stratified, seeded (``None``: all).
+
+    Each class gets its share of ``n`` (largest remainders), at least one case.
+    """
+    y = np.asarray(y).reshape(-1)
+    if n is None or n >= len(y):
+        return np.arange(len(y))
+    labels, counts = np.unique(y, return_counts=True)
+    if n < len(labels):
+        raise ValueError(f"a budget of {n} labels cannot hold one case of each of the {len(labels)} classes.")
+    share = n * counts / counts.sum()
+    k = np.maximum(1, np.floor(share).astype(int))
+    while k.sum() < n:
+        k[np.argmax(share - k)] += 1
+    while k.sum() > n:
+        k[np.argmax(np.where(k > 1, k - share, -np.inf))] -= 1
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(y == lab), size=int(kk), replace=False)
+                                   for lab, kk in zip(labels, k)]))
+
+
+def budget_splits(ds: Dataset, n: int | None, seed: int) -> tuple[Split, Split]:
+    """The training draw of ``n`` labels and a validation draw scaled the same way (lessons 01, 04).
+
+    The validation set gets ``n`` times (validation size / training size)
+    images, at least one per class: no free validation labels.
+    """
+    train_idx = draw_budget(ds.train.y, n, seed)
+    n_val = None if n is None else max(len(np.unique(ds.val.y)), round(n * len(ds.val.y) / len(ds.train.y)))
+    val_idx = draw_budget(ds.val.y, n_val, seed + 10_000)
+    return Split(ds.train.x[train_idx], ds.train.y[train_idx]), Split(ds.val.x[val_idx], ds.val.y[val_idx])
+
+
+def steps_for(n_train: int, training: dict[str, Any] = TRAINING) -> int:
+    """Gradient steps for ``n_train`` labelled images: ``epochs`` passes, clipped to [min_steps, max_steps]."""
+    steps = math.ceil(training["epochs"] * n_train / training["batch_size"])
+    return int(min(training["max_steps"], max(training["min_steps"], steps)))
+
+
+def seeds_for(n: int | None) -> tuple[int, ...]:
+    """10 seeds for tiny budgets, 5 otherwise."""
+    return TINY_SEEDS if n is not None and n <= TINY_BUDGET else SEEDS
+
+
+def recipe(family: str, name: str) -> dict[str, Any]:
+    """The full settings of a named recipe of ``family`` ("scratch" or "transfer")."""
+    from helpers.recipes import with_overrides
+
+    bases = {"scratch": (SCRATCH_BASE, SCRATCH_RECIPES), "transfer": (TRANSFER_BASE, TRANSFER_RECIPES)}
+    if family not in bases:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}.")
+    base, named = bases[family]
+    if name not in named:
+        raise KeyError(f"Unknown {family} recipe {name!r}. Known: {', '.join(named)}.")
+    return with_overrides(base, named[name], name=f"the {family} recipe {name!r}")
+
+
+# ------------------------------------------------------------------------------------ runs
+def _build(family: str, r: dict[str, Any], ds: Dataset) -> Any:
+    """A new, uncompiled classifier for one recipe (weights drawn from Keras's current seed)."""
+    from helpers.models import build_cnn, build_finetune_model, freeze, unfreeze_top
+    from helpers.pretrain import load_pretrained
+
+    n_classes = len(ds.label_names)
+    if family == "scratch":
+        return build_cnn(ds.train.x.shape[1:], n_classes, batch_norm=r["batch_norm"], dropout=r["dropout"],
+                         weight_decay=r["weight_decay"], augment=r["augment"], pooling=r["pooling"])
+    base = load_pretrained(r["source"], progress=False, pooling=r["pooling"])
+    if r["trainable"] == "head":
+        freeze(base)
+    else:
+        unfreeze_top(base, n_blocks=3, keep_batch_norm_frozen=True)
+    return build_finetune_model(base, n_classes, dropout=r["dropout"], augment=r["augment"])
+
+
+def _source_key(dataset: str, n: int | None, family: str, name: str, seeds: tuple[int, ...]) -> str:
+    """The pretrained weights a transfer cell loads are part of its key."""
+    from helpers.pretrain import weights_key
+
+    return weights_key(recipe(family, name)["source"]) if family == "transfer" else ""
+
+
+@cached(also=_source_key)
+def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[int, ...]) -> dict[str, Any]:
+    """Train recipe ``name`` of ``family`` on the ``n``-label draw of every seed; predict validation and test.
+
+    Returns ``{"dataset", "n", "family", "recipe", "settings", "y_test", "runs"}``;
+    each run holds its seed, sizes, steps, training seconds, validation labels
+    and probabilities, test probabilities (positive class) and, with every label,
+    ``checkpoints``: (steps, seconds, validation AUC) during training.
+    """
+    import keras
+    from helpers.metrics import roc_auc
+
+    ds = load_dataset(dataset)
+    r, t, pos = recipe(family, name), TRAINING, ds.positive_label
+    keras.utils.set_random_seed(seeds[0])
+    model = _build(family, r, ds)
+    model.compile(optimizer=keras.optimizers.Adam(r["lr"]), loss="sparse_categorical_crossentropy")
+    model.optimizer.build(model.trainable_variables)
+    optimizer_start = [v.numpy() for v in model.optimizer.variables]
+    runs = []
+    for seed in seeds:
+        train, val = budget_splits(ds, n, seed)
+        keras.utils.set_random_seed(seed)
+        model.set_weights(_build(family, r, ds).get_weights())   # this seed's initial weights
+        for v, start in zip(model.optimizer.variables, optimizer_start):
+            v.assign(start)                                      # and a fresh optimizer
+        steps = steps_for(len(train.y), t)
+        order = np.random.default_rng(seed).permutation(np.tile(np.arange(len(train.y)),
+                                                                math.ceil(steps * t["batch_size"] / len(train.y))))
+        order = order[: steps * t["batch_size"]]
+        chunks = np.array_split(np.arange(steps), t["checkpoints"] if n is None else 1)
+        checkpoints, seconds = [], 0.0
+        for chunk in chunks:
+            idx = order[chunk[0] * t["batch_size"]: (chunk[-1] + 1) * t["batch_size"]]
+            start = time.perf_counter()
+            model.fit(train.x[idx], train.y[idx], batch_size=t["batch_size"], epochs=1, shuffle=False, verbose=0)
+            seconds += time.perf_counter() - start
+            p_val = np.asarray(model.predict(val.x, batch_size=512, verbose=0))[:, pos]
+            checkpoints.append((int(chunk[-1] + 1), round(seconds, 3), roc_auc(val.y, p_val, positive_label=pos)))
+        runs.append({
+            "seed": seed, "n_train": int(len(train.y)), "n_val": int(len(val.y)), "steps": steps,
+            "seconds": seconds, "y_val": val.y, "proba_val": p_val, "val_auc": checkpoints[-1][2],
+            "checkpoints": checkpoints if n is None else [],
+            "proba_test": np.asarray(model.predict(ds.test.x, batch_size=512, verbose=0))[:, pos],
+        })
+    return {"dataset": dataset, "n": n, "family": family, "recipe": name, "settings": r,
+            "y_test": ds.test.y, "runs": runs}
+
+
+# ------------------------------------------------------------------ selection and curves
+def select(dataset: str, family: str, progress: bool = True) -> tuple[str, dict[str, float]]:
+    """The recipe of ``family`` with the best mean validation AUC at :data:`SELECTION_BUDGET`, and every score."""
+    names = list(SCRATCH_RECIPES if family == "scratch" else TRANSFER_RECIPES)
+    scores = {}
+    for name in _progress(names, f"{dataset}: choosing the {family} recipe at {SELECTION_BUDGET} labels", progress):
+        cell = run_cell(dataset, SELECTION_BUDGET, family, name, seeds_for(SELECTION_BUDGET))
+        scores[name] = float(np.mean([run["val_auc"] for run in cell["runs"]]))
+    return max(scores, key=lambda k: (scores[k], -names.index(k))), scores
+
+
+def curve(dataset: str, family: str, budgets: Iterable[int | None] = BUDGETS,
+          progress: bool = True) -> dict[int | None, dict[str, Any]]:
+    """The chosen recipe of ``family`` at every budget: ``{budget: cell}`` (all cached)."""
+    name, _ = select(dataset, family, progress)
+    budgets = list(budgets)
+    return {n: run_cell(dataset, n, family, name, seeds_for(n))
+            for n in _progress(budgets, f"{dataset}: {family} ({name}) at {len(budgets)} budgets", progress)}
+
+
+def _progress(items: list, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, disable=not enabled, leave=False)
+
+
+def test_aucs(cell: dict[str, Any]) -> np.ndarray:
+    """Test AUC of every seed of a cell (one model per seed, never their average)."""
+    from helpers.metrics import roc_auc
+
+    pos = load_dataset(cell["dataset"]).positive_label
+    return np.array([roc_auc(cell["y_test"], run["proba_test"], positive_label=pos) for run in cell["runs"]])
+
+
+def compare(dataset: str, budgets: Iterable[int | None] = BUDGETS, n_boot: int = 2000,
+            progress: bool = True) -> list[dict[str, Any]]:
+    """One row per budget: each family's mean ± sd test AUC over seeds, and transfer minus scratch.
+
+    The difference is the mean over seeds of the paired (same draw) difference,
+    with a two-level bootstrap 95 % interval over seeds and test patients
+    (:func:`helpers.metrics.seeds_and_cases_bootstrap`).
+    """
+    from helpers.metrics import seeds_and_cases_bootstrap
+
+    budgets = list(budgets)
+    cells = {f: curve(dataset, f, budgets, progress) for f in FAMILIES}
+    pos = load_dataset(dataset).positive_label
+    rows = []
+    for n in budgets:
+        s, tr = cells["scratch"][n], cells["transfer"][n]
+        d = seeds_and_cases_bootstrap(s["y_test"], [r["proba_test"] for r in tr["runs"]],
+                                      [r["proba_test"] for r in s["runs"]], positive_label=pos, n_boot=n_boot)
+        row = {"dataset": dataset, "budget": "all" if n is None else n, "labels": tr["runs"][0]["n_train"],
+               "n_val": tr["runs"][0]["n_val"], "seeds": len(tr["runs"]),
+               "scratch_recipe": s["recipe"], "transfer_recipe": tr["recipe"]}
+        for fam, cell in (("scratch", s), ("transfer", tr)):
+            aucs = test_aucs(cell)
+            row.update({f"{fam}_mean": float(aucs.mean()), f"{fam}_sd": float(aucs.std(ddof=1)),
+                        f"{fam}_seconds": float(np.mean([r["seconds"] for r in cell["runs"]]))})
+        row.update(diff=d["diff"], diff_low=d["low"], diff_high=d["high"], real=d["real"], verdict=verdict(d))
+        rows.append(row)
+    return rows
+
+
+def verdict(d: dict[str, Any]) -> str:
+    """Plain words for a difference and its interval: only an interval that excludes 0 is called real."""
+    if d["low"] > 0:
+        return "transfer helps"
+    if d["high"] < 0:
+        return "transfer hurts"
+    return "no difference shown"
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """The comparison as a plain-text table (lessons 01, 04, 06)."""
+    lines = [f"{'labels':>7} {'seeds':>5}  {'scratch AUC':<14}{'transfer AUC':<14}"
+             f"{'transfer - scratch [95% CI]':<30}verdict"]
+    for r in rows:
+        lines.append(f"{r['labels']:>7} {r['seeds']:>5}  {r['scratch_mean']:.3f}±{r['scratch_sd']:.3f}   "
+                     f"{r['transfer_mean']:.3f}±{r['transfer_sd']:.3f}   "
+                     f"{r['diff']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}]     {r['verdict']}")
+    return "\n".join(lines)
+
+
+def compute_table(dataset: str, progress: bool = True) -> list[dict[str, Any]]:
+    """With every label: steps and seconds until each family first reaches scratch's final validation AUC.
+
+    The target is the mean over seeds of the chosen scratch recipe's validation
+    AUC at the end of training; each family's row gives, per seed averaged,
+    the first checkpoint at or above it (None when never reached) and the total.
+    """
+    cells = {f: curve(dataset, f, [None], progress)[None] for f in FAMILIES}
+    target = float(np.mean([r["val_auc"] for r in cells["scratch"]["runs"]]))
+    rows = []
+    for fam, cell in cells.items():
+        reach = []
+        for run in cell["runs"]:
+            hit = next(((s, sec) for s, sec, auc in run["checkpoints"] if auc >= target), None)
+            reach.append(hit)
+        got = [h for h in reach if h is not None]
+        rows.append({"family": fam, "recipe": cell["recipe"], "target_val_auc": target,
+                     "seeds_reaching": len(got), "seeds": len(reach),
+                     "steps_to_target": float(np.mean([h[0] for h in got])) if got else None,
+                     "seconds_to_target": float(np.mean([h[1] for h in got])) if got else None,
+                     "total_steps": cell["runs"][0]["steps"],
+                     "total_seconds": float(np.mean([r["seconds"] for r in cell["runs"]])),
+                     "final_val_auc": float(np.mean([r["val_auc"] for r in cell["runs"]]))})
+    return rows
+
+
+def write_report(results: dict[str, Any], path: str | Path) -> Path:
+    """Write the curve tables (plain JSON) that ``reports/transfer_curves.json`` commits (lesson 04)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1, sort_keys=True, default=float) + "\n")
+    return path
