@@ -169,12 +169,16 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
     model = _build(family, r, ds)
     model.compile(optimizer=keras.optimizers.Adam(r["lr"]), loss="sparse_categorical_crossentropy")
     model.optimizer.build(model.trainable_variables)
+    if len(model.variables) != len(_build(family, r, ds).variables):
+        raise RuntimeError("a rebuilt model must have the same variables as the compiled one")
     optimizer_start = [v.numpy() for v in model.optimizer.variables]
     runs = []
     for seed in seeds:
         train, val = budget_splits(ds, n, seed)
         keras.utils.set_random_seed(seed)
-        model.set_weights(_build(family, r, ds).get_weights())   # this seed's initial weights
+        fresh = _build(family, r, ds)                             # this seed's initial weights and
+        for v, start in zip(model.variables, fresh.variables):   # random-number states (dropout,
+            v.assign(start)                                      # augmentation): as if built anew
         for v, start in zip(model.optimizer.variables, optimizer_start):
             v.assign(start)                                      # and a fresh optimizer
         steps = steps_for(len(train.y), t)

@@ -266,6 +266,19 @@ def load_scipy_ecg(data_dir: str | os.PathLike | None = None) -> tuple[np.ndarra
     return ((raw.astype(np.int64) - 1024) / 200.0).astype(np.float32), 360.0
 
 
+def benchmark_line(name: str) -> str:
+    """The published MedMNIST v2 test AUCs of ``name`` in one line (lessons 01, 04-06): what "good" looks like.
+
+    They come from the registry (``benchmarks``), with their source; a dataset
+    without published figures says so.
+    """
+    bench = dataset_info(name).get("benchmarks")
+    if not bench:
+        return f"{name}: no published benchmark figures in the registry."
+    figures = ", ".join(f"{model} {auc:.3f}" for model, auc in bench["test_auc"].items())
+    return f"{name}, published anchors: {figures} ({bench['source']})."
+
+
 # ----------------------------------------------------------------- label budgets
 def stratified_budget(
     y: np.ndarray,

@@ -341,10 +341,12 @@ def confusion_matrix_plot(
 def metric_vs_labels(
     results: dict[str, list[tuple[int, float, float, float]]],
     ylabel: str = "test AUC",
+    bars: str = "95 % CI",
 ) -> Figure:
-    """A metric with its CI against the number of labelled training images.
+    """A metric with its CI against the number of labelled training images (lessons 01, 04).
 
-    ``results``: ``{method: [(n_labels, value, low, high), ...]}``. The x axis
+    ``results``: ``{method: [(n_labels, value, low, high), ...]}``; ``bars`` says what
+    the error bars are (a CI, or the spread over seeds). The x axis
     is logarithmic; methods are nudged sideways a little so that their error
     bars do not hide each other.
     """
@@ -370,7 +372,7 @@ def metric_vs_labels(
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("labelled training images (log scale)")
     ax.set_ylabel(ylabel)
-    ax.set_title(f"{ylabel} against the number of labels (bars: 95 % CI)")
+    ax.set_title(f"{ylabel} against the number of labels (bars: {bars})", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

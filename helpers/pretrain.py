@@ -69,7 +69,7 @@ CONTRASTIVE_TRAINING: dict[str, Any] = {"epochs": 40, "batch_size": 256, "lr": 2
 """Settings of the contrastive source (lesson 04): 40 epochs over the 4,708 unlabelled training X-rays."""
 
 
-def default_training(source: str) -> dict[str, Any]:
+def _default_training(source: str) -> dict[str, Any]:
     """The declared settings of ``source``'s kind of pretraining."""
     return CONTRASTIVE_TRAINING if _check_source(source)["kind"] == "contrastive" else TRAINING
 
@@ -100,7 +100,7 @@ def weights_key(source: str, training: dict[str, Any] | None = None) -> str:
     digest.update(code_key("helpers.pretrain", "pretrain").encode())
     md5s = [f["md5"] for d in spec["datasets"] for f in dataset_info(d)["files"]]
     config = {"source": source, "spec": {k: spec[k] for k in ("kind", "datasets")}, "md5": md5s,
-              "arch": ARCH, "training": training or default_training(source), "keras": keras.__version__,
+              "arch": ARCH, "training": training or _default_training(source), "keras": keras.__version__,
               "numpy": np.__version__, "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1")}
     digest.update(json.dumps(config, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
@@ -182,7 +182,7 @@ def pretrain(source: str = "simclr_chest", training: dict[str, Any] | None = Non
     from helpers.models import build_cnn, build_cnn_base, save_weights
 
     spec = _check_source(source)
-    t = with_overrides(default_training(source), training, name=f"the pretraining settings of {source!r}")
+    t = with_overrides(_default_training(source), training, name=f"the pretraining settings of {source!r}")
     path = Path(path) if path is not None else weights_path(source, training)
     x, y = pretraining_images(source, t["max_images"], t["seed"])
     keras.utils.set_random_seed(t["seed"])

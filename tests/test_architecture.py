@@ -18,8 +18,8 @@ from helpers import REPO_ROOT
 
 LAYERS: dict[str, set[str]] = {
     "library": {"__init__", "data", "models", "metrics", "plots", "device", "imagenet", "pretrain",
-                "recipes", "cache", "code_key"},
-    "runners": {"experiments", "transfer", "ecg", "evaluation"},
+                "recipes", "cache", "code_key", "contrastive"},
+    "runners": {"experiments", "transfer", "ecg", "evaluation", "curves"},
     "tools": {"course", "grading"},
 }
 MAY_IMPORT = {"library": {"library"}, "runners": {"library", "runners"}, "tools": {"library", "runners", "tools"}}

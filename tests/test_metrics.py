@@ -386,3 +386,27 @@ def test_vectorised_resample_auc_equals_sklearn_per_resample(decimals, positive)
     np.testing.assert_allclose(fast, slow, atol=1e-12)
     est, low, high = m.bootstrap_ci(m.roc_auc, y, p, positive_label=positive, n_boot=200, seed=3)
     np.testing.assert_allclose((low, high), np.percentile(slow, [2.5, 97.5]), atol=1e-12)
+
+
+# ------------------------------------------------------------- seeds and cases, two levels
+def test_seeds_and_cases_bootstrap_pairs_by_seed_and_widens_with_seed_spread():
+    from helpers.metrics import roc_auc, seeds_and_cases_bootstrap
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    sig = lambda z: 1 / (1 + np.exp(-z))
+    raw = y + rng.normal(0, 1.0, size=(6, 300))
+    signal, better = sig(raw), sig(raw + 0.8 * y)      # every seed clearly better
+    out = seeds_and_cases_bootstrap(y, better, signal, positive_label=1, n_boot=500)
+    per_seed = [roc_auc(y, a, positive_label=1) - roc_auc(y, b, positive_label=1) for a, b in zip(better, signal)]
+    assert out["diff"] == pytest.approx(np.mean(per_seed)) and out["per_seed"] == pytest.approx(per_seed)
+    assert out["low"] > 0 and out["real"] and out["n_seeds"] == 6
+    noisy = better.copy()
+    noisy[::2] = sig(raw[::2] - 0.8 * y)               # half the seeds much worse: seed spread
+    wide = seeds_and_cases_bootstrap(y, noisy, signal, positive_label=1, n_boot=500)
+    assert wide["high"] - wide["low"] > out["high"] - out["low"]
+    assert not wide["real"]
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        seeds_and_cases_bootstrap(y, better[:1], signal[:1], positive_label=1)
+    with pytest.raises(ValueError, match="same shape"):
+        seeds_and_cases_bootstrap(y, better, signal[:3], positive_label=1)
