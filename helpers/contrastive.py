@@ -60,8 +60,8 @@ def nt_xent(z_a: Any, z_b: Any, temperature: float = 0.2) -> Any:
     others: a softmax over cosine similarities divided by ``temperature``,
     scored with cross-entropy. Lower is better; chance is ``log(2N - 1)``.
     """
-    z = tf.math.l2_normalize(tf.concat([z_a, z_b], axis=0), axis=1)
-    n = tf.shape(z_a)[0]
+    z = tf.math.l2_normalize(tf.cast(tf.concat([z_a, z_b], axis=0), "float32"), axis=1)
+    n = tf.shape(z)[0] // 2
     logits = tf.matmul(z, z, transpose_b=True) / temperature
     logits = logits - 1e9 * tf.eye(2 * n)                       # a view is not its own partner
     partner = tf.concat([tf.range(n, 2 * n), tf.range(0, n)], axis=0)

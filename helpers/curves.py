@@ -224,6 +224,25 @@ def curve(dataset: str, family: str, budgets: Iterable[int | None] = BUDGETS,
             for n in _progress(budgets, f"{dataset}: {family} ({name}) at {len(budgets)} budgets", progress)}
 
 
+def best_run(dataset: str, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    """Lesson 04's chosen model with every label of ``dataset``: one seed's run, not an ensemble (lessons 05, 06).
+
+    The family (scratch or transfer) is the one whose chosen recipe has the
+    higher mean validation AUC with every label (the full validation split);
+    the test split plays no part in the choice. Returns that run (validation
+    and test probabilities of the positive class) plus ``family``, ``recipe``,
+    ``val_auc_by_family`` and ``y_test``.
+    """
+    cells = {f: curve(dataset, f, [None], progress)[None] for f in FAMILIES}
+    scores = {f: float(np.mean([r["val_auc"] for r in c["runs"]])) for f, c in cells.items()}
+    family = max(scores, key=lambda f: (scores[f], -FAMILIES.index(f)))
+    run = next((r for r in cells[family]["runs"] if r["seed"] == seed), None)
+    if run is None:
+        raise ValueError(f"seed {seed} was not run with every label; seeds: {[r['seed'] for r in cells[family]['runs']]}.")
+    return {**run, "family": family, "recipe": cells[family]["recipe"], "val_auc_by_family": scores,
+            "y_test": cells[family]["y_test"]}
+
+
 def _progress(items: list, desc: str, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 

@@ -43,6 +43,32 @@ def test_lesson_executes_cold_then_warm(name, cold_run):
 
 
 @pytest.mark.lessons
+def test_committed_transfer_curves_match_this_run():
+    """reports/transfer_curves.json (committed, quoted in the closing notes) against what lesson 04 just printed.
+
+    Results are bit-identical across runs on one machine, not across machines
+    (oneDNN kernels), so numbers may differ by a little; the layout (datasets,
+    budgets, seeds, chosen recipes) must not.
+    """
+    import json
+
+    if "04_finetune" not in SECONDS:
+        pytest.skip("lesson 04 did not execute in this session")
+    latest = json.loads((course.REPORTS / "transfer_curves-latest.json").read_text())
+    committed_path = course.REPORTS / "transfer_curves.json"
+    assert committed_path.is_file(), "commit reports/transfer_curves.json (copy of transfer_curves-latest.json)"
+    committed = json.loads(committed_path.read_text())
+    assert sorted(committed) == sorted(latest)
+    for name in ("pneumoniamnist", "breastmnist"):
+        layout = lambda rows: [(r["budget"], r["labels"], r["seeds"], r["scratch_recipe"], r["transfer_recipe"])
+                               for r in rows]
+        assert layout(committed[name]) == layout(latest[name]), f"{name}: budgets, seeds or recipes changed"
+        for old, new in zip(committed[name], latest[name]):
+            for key in ("scratch_mean", "transfer_mean", "diff", "diff_low", "diff_high"):
+                assert abs(old[key] - new[key]) < 0.02, (name, old["budget"], key, old[key], new[key])
+
+
+@pytest.mark.lessons
 def test_every_lesson_ran_so_the_cache_is_prepared():
     every = {p.name for p in course.SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file()}
     if set(SECONDS) != every:
