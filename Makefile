@@ -1,5 +1,6 @@
 # Transfer Learning in Medicine: the course's commands.
-#   make course      set up, prepare data and cache, copy the lessons to workspace/, open JupyterLab
+#   make course      set up, check data, copy the lessons to workspace/, open JupyterLab
+#                    (the cache fills in the background meanwhile: `make status`)
 #   make test        set up if needed, run every test (lessons executed, nbgrader round trip)
 # Run `make help` for the rest. Users without make: see README.md ("Without make").
 SHELL := /bin/bash
@@ -25,27 +26,45 @@ export TF_ENABLE_ONEDNN_OPTS := 1
 A ?= 01_background
 JOBS ?= 2
 
-.PHONY: help setup course prepare workspace lab instructor release test bench clean-cache \
+.PHONY: help setup setup-dev course prepare status workspace lab instructor release test test-fast test-lesson \
+        bench clean-cache \
         release-to-students collect autograde feedback grades grading-bench
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST); \
 	echo "  make setup       create $(VENV) with the pinned requirements"; \
-	echo "  make prepare     check data, pretrain and warm the cache (the night before a workshop)"; \
+	echo "  make prepare     check data, pretrain and warm the cache, with progress (the night before a workshop)"; \
+	echo "  make status      what the background prepare started by make course is doing"; \
+	echo "  make test-fast   unit tests only (no lesson execution, nbgrader, browser or JupyterHub)"; \
+	echo "  make test-lesson L=03_rnn_formula   one lesson's tests (executed cold then warm)"; \
 	echo "  make instructor  JupyterLab at the repository root, with nbgrader's formgrader"; \
 	echo "  make release     regenerate notebooks/ (student release) from solutions/ with nbgrader"; \
 	echo "  make bench       execute every lesson cold and warm and print the timing report"; \
 	echo "  make release-to-students|collect|autograde|feedback|grades A=<lesson>   (docs/instructor.md)"
 
+# The interpreter is checked (supported Python and platform, else one message naming
+# what to use instead) before .venv is created and before pip runs.
 $(VENV)/.installed: requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m helpers.device check-python
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m helpers.device check-python
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt -e .
+	touch $@
+
+# What the tests need on top (JupyterHub for the classroom test), pinned.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
 
 setup: $(VENV)/.installed
 
+setup-dev: $(VENV)/.installed-dev
+
 prepare: setup
 	$(PY) -m helpers.course prepare
+
+status: setup
+	@$(PY) -m helpers.course status
 
 workspace: setup
 	$(PY) -m helpers.course workspace
@@ -53,7 +72,12 @@ workspace: setup
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=workspace $(LAB_FLAGS)
 
-course: prepare workspace lab
+# JupyterLab opens as soon as the data are checked; `prepare` fills the cache in the
+# background at low priority (progress: `make status`), and a lesson trains what is missing itself.
+course: setup workspace
+	$(PY) -m helpers.course check-data
+	$(PY) -m helpers.course prepare --background
+	$(VENV)/bin/jupyter lab --notebook-dir=workspace $(LAB_FLAGS)
 
 instructor: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_FLAGS)
@@ -61,8 +85,20 @@ instructor: setup
 release: setup
 	$(PY) -m helpers.course release
 
-test: setup
+test: setup-dev
 	$(PY) -m pytest
+
+# Unit tests of helpers/ and the repository rules: no lesson execution, no nbgrader
+# round trip, no browser, no JupyterHub, no fresh install.
+test-fast: setup
+	$(PY) -m pytest -m "not lessons and not nbgrader and not browser and not jupyterhub and not install" \
+	    --ignore=tests/test_lessons.py --durations=10
+
+# One lesson's tests: executed cold then warm, validated (e.g. make test-lesson L=03_rnn_formula).
+test-lesson: setup
+	@test -n "$(L)" -a -d "solutions/$(L)" || { echo "usage: make test-lesson L=<lesson>, one of:"; \
+	    ls solutions; exit 2; }
+	COURSE_LESSONS=$(L) $(PY) -m pytest tests/test_lessons.py
 
 bench: setup
 	$(PY) -m pytest tests/test_lessons.py -q
