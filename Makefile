@@ -44,11 +44,12 @@ help:
 
 # The interpreter is checked (supported Python and platform, else one message naming
 # what to use instead) before .venv is created and before pip runs.
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt pyproject.toml jupyterlab-settings/overrides.json
 	@test -x $(PY) || $(PYTHON) -m helpers.device check-python
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m helpers.device check-python
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt -e .
+	$(PY) -m helpers.course lab-settings
 	touch $@
 
 # What the tests need on top (JupyterHub for the classroom test), pinned.

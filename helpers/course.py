@@ -286,8 +286,8 @@ def describe_status(status: dict[str, Any]) -> str:
     if status["state"] == "cold":
         return ("course cache: empty (nothing prepared yet; `make prepare` or "
                 "`python -m helpers.course prepare` fills it)")
-    where = (f"lesson {status.get('lesson_index', 0) + 1}/{status.get('lessons', '?')} "
-             f"{status.get('lesson', '')}, cell {status.get('cell', 0) + 1}/{status.get('cells', '?')}")
+    where = (f"lesson {status.get('lesson_index', 0) + 1}/{status.get('lessons', '?')} {status.get('lesson', '')}, "
+             + (f"cell {status['cell'] + 1}/{status['cells']}" if status.get("cells") else "starting its kernel"))
     end = time.time() if status["state"] == "running" else status.get("updated", 0)
     elapsed = _minutes(end - status.get("started", end))
     if status["state"] == "running":
@@ -395,6 +395,22 @@ def prepare_in_background() -> int:
     return 0
 
 
+LAB_SETTINGS = REPO_ROOT / "jupyterlab-settings" / "overrides.json"
+
+
+def install_lab_settings(prefix: Path = Path(sys.prefix)) -> Path:
+    """Install the course's JupyterLab defaults (no news pop-up, no update check) into this environment.
+
+    JupyterLab reads ``<prefix>/share/jupyter/lab/settings/overrides.d/*.json`` as defaults that a
+    learner can still change. ``make setup`` runs it (``python -m helpers.course lab-settings``).
+    """
+    target = prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / "transfer-learning-medicine.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    json.loads(LAB_SETTINGS.read_text())  # refuse to install a broken file
+    shutil.copy(LAB_SETTINGS, target)
+    return target
+
+
 def workspace(dest: Path = WORKSPACE) -> list[Path]:
     """Copy the student release into ``dest``; never overwrite what is there. Returns the new files."""
     copied = []
@@ -448,6 +464,7 @@ def _main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("timing", help="print the timing report")
     t.add_argument("--committed", action="store_true", help="the committed reports/timing.json")
     sub.add_parser("lessons", help="list the lessons")
+    sub.add_parser("lab-settings", help="install the course's JupyterLab defaults (no news pop-up) in this environment")
     sub.add_parser("readme", help="copy reports/timing-latest.json to reports/timing.json and "
                                   "rewrite README's lesson table from it")
     args = parser.parse_args(argv)
@@ -470,6 +487,8 @@ def _main(argv: list[str] | None = None) -> int:
             shutil.copy(TIMING_LATEST, TIMING_COMMITTED)
         update_readme()
         print(f"README.md lesson table rewritten from {TIMING_COMMITTED}")
+    elif args.cmd == "lab-settings":
+        print(f"JupyterLab defaults installed: {install_lab_settings()}")
     elif args.cmd == "lessons":
         for name in lessons():
             print(f"{name}: {lesson_title(name)}")

@@ -130,6 +130,9 @@ def test_make_course_installs_and_serves_jupyterlab(fresh_copy, data_dir, tmp_pa
         assert status == 200, "the workspace should hold the released lessons"
         names = {item["name"] for item in json.loads(body)["content"]}
         assert f"{course.lessons()[0]}.ipynb" in names
+        # The course's JupyterLab defaults: no "get notified about Jupyter news?" pop-up.
+        status, body = _get(f"http://127.0.0.1:{port}/lab/api/settings/@jupyterlab/apputils-extension:notification")
+        assert status == 200 and json.loads(body)["schema"]["properties"]["fetchNews"]["default"] == "false"
     finally:
         _stop(proc)
     time.sleep(2)
@@ -139,7 +142,7 @@ def test_make_course_installs_and_serves_jupyterlab(fresh_copy, data_dir, tmp_pa
         assert (fresh_copy / "workspace" / name / f"{name}.ipynb").is_file()
     # A learner's edit survives the next `make course` (workspace is never overwritten).
     mine = fresh_copy / "workspace" / course.lessons()[0] / f"{course.lessons()[0]}.ipynb"
-    mine.write_text(mine.read_text().replace("Why transfer learning", "MY NOTES: why transfer learning"))
+    mine.write_text(mine.read_text().replace('"# ', '"# MY NOTES: ', 1))
     subprocess.run(["make", "workspace"], cwd=fresh_copy, check=True, capture_output=True)
     assert "MY NOTES" in mine.read_text()
 
