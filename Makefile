@@ -95,11 +95,12 @@ test-fast: setup
 	$(PY) -m pytest -m "not lessons and not nbgrader and not browser and not jupyterhub and not install" \
 	    --ignore=tests/test_lessons.py --durations=10
 
-# One lesson's tests: executed cold then warm, validated (e.g. make test-lesson L=03_rnn_formula).
+# One lesson's tests: executed cold then warm, validated, release and autograding checked
+# (e.g. make test-lesson L=03_rnn_formula).
 test-lesson: setup
 	@test -n "$(L)" -a -d "solutions/$(L)" || { echo "usage: make test-lesson L=<lesson>, one of:"; \
 	    ls solutions; exit 2; }
-	COURSE_LESSONS=$(L) $(PY) -m pytest tests/test_lessons.py
+	COURSE_LESSONS=$(L) $(PY) -m pytest tests/test_lessons.py tests/test_nbgrader_pipeline.py
 
 bench: setup
 	$(PY) -m pytest tests/test_lessons.py -q
