@@ -83,3 +83,18 @@ def test_setup_in_a_lesson_folder_says_what_the_cold_cache_costs(tmp_path, monke
     assert "filling in the background (lesson 1/6" in line and "cell 5/20" in line
     course.mark_prepared({lesson: 1.0})
     assert device.cache_line(lesson) is None
+
+
+def test_a_dead_background_prepare_reads_as_stopped(tmp_path, monkeypatch):
+    """A prepare that was killed (course stopped) must not be reported as still filling the cache."""
+    from helpers import course
+
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    course._write_status({"state": "running", "pid": dead.pid, "started": 0, "lessons": 6,
+                          "lesson": "01_background", "lesson_index": 0, "cell": 0, "cells": 0, "log": "x.log"})
+    status = course.prepare_status()
+    assert status["state"] == "stopped"
+    line = course.describe_status(status)
+    assert "stopped at lesson 1/6 01_background, starting its kernel" in line and "make prepare" in line
