@@ -292,14 +292,15 @@ def describe_status(status: dict[str, Any]) -> str:
     elapsed = _minutes(end - status.get("started", end))
     if status["state"] == "running":
         left = f", about {_minutes(status['left_s'])} left" if status.get("left_s") else ""
-        return f"course cache: filling in the background ({where}; {elapsed} so far{left}; log {status.get('log')})"
+        shown = f"log {status['log']}" if status.get("log") else "progress in the terminal running `make prepare`"
+        return f"course cache: filling in the background ({where}; {elapsed} so far{left}; {shown})"
     what = "failed" if status["state"] == "failed" else "stopped"
     return (f"course cache: the background prepare {what} at {where} after {elapsed}"
             + (f" ({status['error']})" if status.get("error") else "")
             + "; `make prepare` resumes it (what is cached is kept)")
 
 
-def prepare(force: bool = False) -> int:
+def prepare(force: bool = False, log: Path | None = None) -> int:
     """Check data, execute every lesson once (fills the cache), confirm offline readiness.
 
     Prints (and records in the status file) which lesson and cell runs, how many
@@ -315,9 +316,8 @@ def prepare(force: bool = False) -> int:
               "`python -m helpers.course prepare --force` redoes it")
         return 0
     names, cold = lessons(), cold_seconds()
-    log = cache_dir() / LOG_FILE
     status: dict[str, Any] = {"state": "running", "pid": os.getpid(), "started": time.time(),
-                              "lessons": len(names), "log": str(log)}
+                              "lessons": len(names), "log": str(log) if log else None}
     total_cold = sum(cold.get(n, 0.0) for n in names)
     print(f"filling the cache: {len(names)} lessons"
           + (f", about {_minutes(total_cold)} cold on 2 CPU cores (reports/timing.json)" if total_cold else ""),
@@ -384,7 +384,8 @@ def prepare_in_background() -> int:
     else:
         kwargs["preexec_fn"] = lambda: os.nice(10)  # the learner's own kernel comes first
     with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen([sys.executable, "-u", "-m", "helpers.course", "prepare"], cwd=REPO_ROOT,
+        proc = subprocess.Popen([sys.executable, "-u", "-m", "helpers.course", "prepare", "--log", str(log)],
+                                cwd=REPO_ROOT,
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs)
     names, cold = lessons(), cold_seconds()
     total = sum(cold.get(n, 0.0) for n in names)
@@ -457,6 +458,7 @@ def _main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="execute every lesson even if the cache is prepared")
     p.add_argument("--background", action="store_true",
                    help="start it as a low-priority background process (log in the cache folder) and return")
+    p.add_argument("--log", type=Path, help=argparse.SUPPRESS)  # where the background process's output goes
     sub.add_parser("status", help="what the background prepare is doing, or whether the cache is prepared")
     sub.add_parser("check-data", help="check (or download) the data only")
     sub.add_parser("workspace", help="copy notebooks/ into workspace/ without overwriting")
@@ -469,7 +471,7 @@ def _main(argv: list[str] | None = None) -> int:
                                   "rewrite README's lesson table from it")
     args = parser.parse_args(argv)
     if args.cmd == "prepare":
-        return prepare_in_background() if args.background and not args.force else prepare(args.force)
+        return prepare_in_background() if args.background and not args.force else prepare(args.force, args.log)
     if args.cmd == "check-data":
         return check_data()
     if args.cmd == "status":
