@@ -45,6 +45,7 @@ help:
 # The interpreter is checked (supported Python and platform, else one message naming
 # what to use instead) before .venv is created and before pip runs.
 $(VENV)/.installed: requirements.txt pyproject.toml jupyterlab-settings/overrides.json
+	@test -x $(PY) || $(PYTHON) -c 'import sys; sys.version_info >= (3, 7) or sys.exit("Python %d.%d cannot install the course (it needs 3.11, 3.12 or 3.13): install Python 3.11 and run make setup PYTHON=python3.11" % sys.version_info[:2])'
 	@test -x $(PY) || $(PYTHON) -m helpers.device check-python
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m helpers.device check-python
