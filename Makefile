@@ -1,5 +1,6 @@
 # Transfer Learning in Medicine: the course's commands.
-#   make course      set up, prepare data and cache, copy the lessons to workspace/, open JupyterLab
+#   make course      set up, check data, copy the lessons to workspace/, open JupyterLab
+#                    (the cache fills in the background meanwhile: `make status`)
 #   make test        set up if needed, run every test (lessons executed, nbgrader round trip)
 #   make test-fast   the unit tests of helpers/ only (no lesson executed, no nbgrader)
 #   make test-lesson L=03_rnn_formula   one lesson: executed cold and warm, then its nbgrader checks
@@ -27,27 +28,47 @@ export TF_ENABLE_ONEDNN_OPTS := 1
 A ?= 01_background
 JOBS ?= 2
 
-.PHONY: help setup course prepare workspace lab instructor release test test-fast test-lesson bench clean-cache \
+.PHONY: help setup setup-dev course prepare status workspace lab instructor release test test-fast test-lesson \
+        bench clean-cache \
         release-to-students collect autograde feedback grades grading-bench
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST); \
 	echo "  make setup       create $(VENV) with the pinned requirements"; \
-	echo "  make prepare     check data, pretrain and warm the cache (the night before a workshop)"; \
+	echo "  make prepare     check data, pretrain and warm the cache, with progress (the night before a workshop)"; \
+	echo "  make status      what the background prepare started by make course is doing"; \
+	echo "  make test-fast   unit tests only (no lesson execution, nbgrader, browser or JupyterHub)"; \
+	echo "  make test-lesson L=03_rnn_formula   one lesson's tests (executed cold then warm)"; \
 	echo "  make instructor  JupyterLab at the repository root, with nbgrader's formgrader"; \
 	echo "  make release     regenerate notebooks/ (student release) from solutions/ with nbgrader"; \
 	echo "  make bench       execute every lesson cold and warm and print the timing report"; \
 	echo "  make release-to-students|collect|autograde|feedback|grades A=<lesson>   (docs/instructor.md)"
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+# The interpreter is checked (supported Python and platform, else one message naming
+# what to use instead) before .venv is created and before pip runs.
+$(VENV)/.installed: requirements.txt pyproject.toml jupyterlab-settings/overrides.json
+	@test -x $(PY) || $(PYTHON) -c 'import sys; sys.version_info >= (3, 7) or sys.exit("Python %d.%d cannot install the course (it needs 3.11, 3.12 or 3.13): install Python 3.11 and run make setup PYTHON=python3.11" % sys.version_info[:2])'
+	@test -x $(PY) || $(PYTHON) -m helpers.device check-python
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m helpers.device check-python
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt -e .
+	$(PY) -m helpers.course lab-settings
+	touch $@
+
+# What the tests need on top (JupyterHub for the classroom test), pinned.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
 
 setup: $(VENV)/.installed
 
+setup-dev: $(VENV)/.installed-dev
+
 prepare: setup
 	$(PY) -m helpers.course prepare
+
+status: setup
+	@$(PY) -m helpers.course status
 
 workspace: setup
 	$(PY) -m helpers.course workspace
@@ -55,7 +76,12 @@ workspace: setup
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=workspace $(LAB_FLAGS)
 
-course: prepare workspace lab
+# JupyterLab opens as soon as the data are checked; `prepare` fills the cache in the
+# background at low priority (progress: `make status`), and a lesson trains what is missing itself.
+course: setup workspace
+	$(PY) -m helpers.course check-data
+	$(PY) -m helpers.course prepare --background
+	$(VENV)/bin/jupyter lab --notebook-dir=workspace $(LAB_FLAGS)
 
 instructor: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_FLAGS)
@@ -63,11 +89,11 @@ instructor: setup
 release: setup
 	$(PY) -m helpers.course release
 
-test: setup
+test: setup-dev
 	$(PY) -m pytest
 
 # The end-to-end files (lessons, nbgrader, grading, browser, course command); the rest are unit tests.
-SLOW_TESTS := test_lessons test_nbgrader_pipeline test_grading test_browser test_course_command
+SLOW_TESTS := test_lessons test_nbgrader_pipeline test_grading test_browser test_jupyterhub test_course_command
 test-fast: setup
 	$(PY) -m pytest $(foreach t,$(SLOW_TESTS),--ignore=tests/$(t).py)
 

@@ -2,7 +2,14 @@
 
 - ``prepare``: check (or download) the data, execute every lesson once so the
   cache holds every sweep and pretrained model, then confirm the course runs
-  offline. What a workshop presenter runs the night before.
+  offline, printing which lesson and cell runs, how many are left and the
+  elapsed time. What a workshop presenter runs the night before.
+  ``prepare --background`` (what ``make course`` runs) starts the same work as
+  a detached, low-priority process writing to ``<cache>/prepare.log`` and
+  ``<cache>/prepare-status.json``, and returns at once: JupyterLab opens while
+  the cache fills, and a lesson computes whatever is still missing itself.
+- ``status``: what the background ``prepare`` is doing (or whether the cache is ready).
+- ``check-data``: check (or download) the data only.
 - ``workspace``: copy the student release (``notebooks/``) into the ignored
   ``workspace/`` folder, never overwriting a file a learner already has.
 - ``release``: regenerate ``notebooks/`` from ``solutions/`` with nbgrader.
@@ -19,7 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from helpers import REPO_ROOT
 
@@ -72,8 +79,11 @@ def _peak_rss_mib(pid: int) -> float | None:
 
 
 def execute_notebook(path: Path, timeout: int = 600, env: dict[str, str] | None = None,
-                     allow_errors: bool = False) -> dict[str, Any]:
+                     allow_errors: bool = False,
+                     on_cell: Callable[[int, int, Any], None] | None = None) -> dict[str, Any]:
     """Execute a notebook top to bottom in its own folder; return timings and the executed notebook.
+
+    ``on_cell(index, total, cell)`` is called before each cell runs (``prepare``'s progress).
 
     Returns ``{"seconds", "slowest_cell", "slowest_seconds", "peak_mib", "cells", "notebook"}``.
     Raises ``nbclient.exceptions.CellExecutionError`` on the first failing cell
@@ -95,6 +105,8 @@ def execute_notebook(path: Path, timeout: int = 600, env: dict[str, str] | None 
             pid = getattr(pid, "pid", None)
             try:
                 for index, cell in enumerate(nb.cells):
+                    if on_cell is not None:
+                        on_cell(index, len(nb.cells), cell)
                     client.execute_cell(cell, index)
             finally:
                 peak[0] = _peak_rss_mib(pid) if pid else None
@@ -175,36 +187,229 @@ def update_readme(readme: Path = REPO_ROOT / "README.md", report: Path = TIMING_
     readme.write_text(f"{head}{start}{marker_line}\n{timing_table(report)}\n{end}{after}", encoding="utf-8")
 
 
-# ----------------------------------------------------------------------- commands
-def prepare(force: bool = False) -> int:
-    """Check data, execute every lesson once (fills the cache), confirm offline readiness."""
-    from helpers.cache import cache_dir, code_fingerprint
+# ----------------------------------------------------------------------- prepare
+STATUS_FILE = "prepare-status.json"
+LOG_FILE = "prepare.log"
+
+
+def check_data() -> int:
+    """Check every registered data file (MD5), downloading what is missing; 0 when all are there.
+
+    The first step of ``prepare`` and of ``make course`` (which opens JupyterLab only after it).
+    """
     from helpers.data import DataError, check_all, download, registry
 
     missing = {p: s for p, s in check_all().items() if not s.startswith("ok")}
     for name, info in registry().items():
         if any(f["path"] in missing for f in info["files"]):
-            print(f"{name}: not found locally, downloading...")
+            print(f"{name}: not found locally, downloading...", flush=True)
             try:
                 download(name)
             except (DataError, OSError, Exception) as exc:  # offline, server down...
                 print(f"Could not download {name}: {exc}\n{missing[info['files'][0]['path']]}")
                 return 1
-    print("data: every registered file present and MD5-checked")
-    stamp = cache_dir() / f"prepared-{code_fingerprint()}.json"
+    print("data: every registered file present and MD5-checked", flush=True)
+    return 0
+
+
+def prepared_stamp() -> Path:
+    """The file that says every lesson ran against this version of the course's cache."""
+    from helpers.cache import cache_dir, code_fingerprint
+
+    return cache_dir() / f"prepared-{code_fingerprint()}.json"
+
+
+def cold_seconds(path: Path = TIMING_COMMITTED) -> dict[str, float]:
+    """Each lesson's cold seconds from the committed timing report (empty when there is none)."""
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {name: t["cold"]["seconds"] for name, t in report.get("lessons", {}).items()
+            if isinstance(t.get("cold", {}).get("seconds"), (int, float))}
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def _write_status(status: dict[str, Any]) -> None:
+    from helpers.cache import cache_dir
+
+    path = cache_dir() / STATUS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps({**status, "updated": time.time()}, indent=1))
+    os.replace(tmp, path)  # atomic: a lesson's setup cell never reads half a file
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (POSIX); on Windows, trust the status file's freshness."""
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped by its parent) is not running
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def prepare_status() -> dict[str, Any]:
+    """The cache's state, for ``status`` and every lesson's setup cell.
+
+    ``{"state": "prepared"}``, ``{"state": "running", ...progress}`` (a ``prepare``
+    is filling the cache), ``{"state": "stopped"|"failed", ...}`` or ``{"state": "cold"}``.
+    """
+    from helpers.cache import cache_dir
+
+    if prepared_stamp().is_file():
+        return {"state": "prepared", "cache": str(cache_dir())}
+    try:
+        status = json.loads((cache_dir() / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        return {"state": "cold", "cache": str(cache_dir())}
+    stale = time.time() - status.get("updated", 0) > 1500  # longer than any cell's timeout
+    if status.get("state") == "running" and (not _alive(int(status.get("pid", 0))) or stale):
+        status["state"] = "stopped"
+    return status
+
+
+def describe_status(status: dict[str, Any]) -> str:
+    """One line saying what the cache holds and what a ``prepare`` is doing."""
+    if status["state"] == "prepared":
+        return "course cache: prepared (every lesson reads its trained models from it)"
+    if status["state"] == "cold":
+        return ("course cache: empty (nothing prepared yet; `make prepare` or "
+                "`python -m helpers.course prepare` fills it)")
+    where = (f"lesson {status.get('lesson_index', 0) + 1}/{status.get('lessons', '?')} {status.get('lesson', '')}, "
+             + (f"cell {status['cell'] + 1}/{status['cells']}" if status.get("cells") else "starting its kernel"))
+    end = time.time() if status["state"] == "running" else status.get("updated", 0)
+    elapsed = _minutes(end - status.get("started", end))
+    if status["state"] == "running":
+        left = f", about {_minutes(status['left_s'])} left" if status.get("left_s") else ""
+        shown = f"log {status['log']}" if status.get("log") else "progress in the terminal running `make prepare`"
+        return f"course cache: filling in the background ({where}; {elapsed} so far{left}; {shown})"
+    what = "failed" if status["state"] == "failed" else "stopped"
+    return (f"course cache: the background prepare {what} at {where} after {elapsed}"
+            + (f" ({status['error']})" if status.get("error") else "")
+            + "; `make prepare` resumes it (what is cached is kept)")
+
+
+def prepare(force: bool = False, log: Path | None = None) -> int:
+    """Check data, execute every lesson once (fills the cache), confirm offline readiness.
+
+    Prints (and records in the status file) which lesson and cell runs, how many
+    lessons are left, the elapsed time and the time left by the committed cold timings.
+    """
+    from helpers.cache import cache_dir
+
+    if check_data() != 0:
+        return 1
+    stamp = prepared_stamp()
     if stamp.is_file() and not force:
         print(f"cache: already prepared for this version of the course ({stamp.name}); "
               "`python -m helpers.course prepare --force` redoes it")
         return 0
-    done = {}
-    for name in lessons():
-        print(f"executing {name} to fill the cache ...", flush=True)
-        result = execute_notebook(SOLUTIONS / name / f"{name}.ipynb", timeout=1200)
+    names, cold = lessons(), cold_seconds()
+    status: dict[str, Any] = {"state": "running", "pid": os.getpid(), "started": time.time(),
+                              "lessons": len(names), "log": str(log) if log else None}
+    total_cold = sum(cold.get(n, 0.0) for n in names)
+    print(f"filling the cache: {len(names)} lessons"
+          + (f", about {_minutes(total_cold)} cold on 2 CPU cores (reports/timing.json)" if total_cold else ""),
+          flush=True)
+    done: dict[str, float] = {}
+    for i, name in enumerate(names):
+        lesson_start = time.time()
+        left_after = sum(cold.get(n, 0.0) for n in names[i + 1:])
+        status.update(lesson=name, lesson_index=i, cell=0, cells=0, left_s=cold.get(name, 0.0) + left_after)
+        print(f"[{i + 1}/{len(names)}] {name}: executing ({len(names) - i - 1} lesson(s) after it; "
+              f"{_minutes(time.time() - status['started'])} elapsed)", flush=True)
+        last = [time.time(), ""]
+
+        def progress(index: int, total: int, cell: Any, name: str = name) -> None:
+            now = time.time()
+            if last[1] and now - last[0] >= 5:  # name the slow cells, not every one
+                print(f"    cell {last[1]} took {now - last[0]:.0f} s "
+                      f"({_minutes(now - status['started'])} elapsed)", flush=True)
+            first = next((ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")), "")
+            last[:] = [now, f"{index + 1}/{total} `{first[:60]}`" if cell.cell_type == "code" else ""]
+            spent = now - lesson_start
+            status.update(cell=index, cells=total,
+                          left_s=max(cold.get(name, 0.0) - spent, 0.0) + left_after)
+            _write_status(status)
+
+        _write_status(status)
+        try:
+            result = execute_notebook(SOLUTIONS / name / f"{name}.ipynb", timeout=1200, on_cell=progress)
+        except KeyboardInterrupt:
+            _write_status({**status, "state": "stopped"})
+            raise
+        except Exception as exc:
+            _write_status({**status, "state": "failed", "error": f"{type(exc).__name__}: {str(exc)[-300:]}"})
+            print(f"{name} failed: {exc}", flush=True)
+            return 1
         done[name] = result["seconds"]
-        print(f"  {name}: {result['seconds']:.0f} s")
+        print(f"  {name}: {result['seconds']:.0f} s  ({_minutes(time.time() - status['started'])} elapsed, "
+              f"{len(names) - i - 1} lesson(s) left)", flush=True)
     mark_prepared(done)
-    print("ready: the course now runs offline from the cache in", cache_dir())
+    _write_status({**status, "state": "done", "left_s": 0})
+    print("ready: the course now runs offline from the cache in", cache_dir(), flush=True)
     return 0
+
+
+def prepare_in_background() -> int:
+    """Start ``prepare`` as a low-priority process logging to ``<cache>/prepare.log``; return at once.
+
+    ``make course`` runs this after the data check, then opens JupyterLab. Nothing is
+    started when the cache is already prepared or a ``prepare`` is already running.
+    The process stays in the caller's process group, so stopping the course (Ctrl-C,
+    or a test ending ``make course``) stops it too; the next ``make course`` resumes it.
+    """
+    from helpers.cache import cache_dir
+
+    status = prepare_status()
+    if status["state"] in ("prepared", "running"):
+        print(describe_status(status))
+        return 0
+    log = cache_dir() / LOG_FILE
+    log.parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict[str, Any] = {}
+    if os.name == "nt":
+        kwargs["creationflags"] = subprocess.BELOW_NORMAL_PRIORITY_CLASS  # type: ignore[attr-defined]
+    else:
+        kwargs["preexec_fn"] = lambda: os.nice(10)  # the learner's own kernel comes first
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, "-u", "-m", "helpers.course", "prepare", "--log", str(log)],
+                                cwd=REPO_ROOT,
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs)
+    names, cold = lessons(), cold_seconds()
+    total = sum(cold.get(n, 0.0) for n in names)
+    print(f"course cache: empty or incomplete, so `prepare` now fills it in the background (pid {proc.pid}, "
+          f"low priority{f', about {_minutes(total)} on 2 CPU cores' if total else ''}); progress: "
+          f"{log} or `python -m helpers.course status`. Meanwhile every lesson trains what is not "
+          "cached yet itself.", flush=True)
+    return 0
+
+
+LAB_SETTINGS = REPO_ROOT / "jupyterlab-settings" / "overrides.json"
+
+
+def install_lab_settings(prefix: Path = Path(sys.prefix)) -> Path:
+    """Install the course's JupyterLab defaults (no news pop-up, no update check) into this environment.
+
+    JupyterLab reads ``<prefix>/share/jupyter/lab/settings/overrides.d/*.json`` as defaults that a
+    learner can still change. ``make setup`` runs it (``python -m helpers.course lab-settings``).
+    """
+    target = prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / "transfer-learning-medicine.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    json.loads(LAB_SETTINGS.read_text())  # refuse to install a broken file
+    shutil.copy(LAB_SETTINGS, target)
+    return target
 
 
 def workspace(dest: Path = WORKSPACE) -> list[Path]:
@@ -250,17 +455,27 @@ def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.course", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare", help="check data, fill the cache, confirm offline readiness")
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--force", action="store_true", help="execute every lesson even if the cache is prepared")
+    p.add_argument("--background", action="store_true",
+                   help="start it as a low-priority background process (log in the cache folder) and return")
+    p.add_argument("--log", type=Path, help=argparse.SUPPRESS)  # where the background process's output goes
+    sub.add_parser("status", help="what the background prepare is doing, or whether the cache is prepared")
+    sub.add_parser("check-data", help="check (or download) the data only")
     sub.add_parser("workspace", help="copy notebooks/ into workspace/ without overwriting")
     sub.add_parser("release", help="regenerate notebooks/ from solutions/ (nbgrader generate_assignment)")
     t = sub.add_parser("timing", help="print the timing report")
     t.add_argument("--committed", action="store_true", help="the committed reports/timing.json")
     sub.add_parser("lessons", help="list the lessons")
+    sub.add_parser("lab-settings", help="install the course's JupyterLab defaults (no news pop-up) in this environment")
     sub.add_parser("readme", help="copy reports/timing-latest.json to reports/timing.json and "
                                   "rewrite README's lesson table from it")
     args = parser.parse_args(argv)
     if args.cmd == "prepare":
-        return prepare(args.force)
+        return prepare_in_background() if args.background and not args.force else prepare(args.force, args.log)
+    if args.cmd == "check-data":
+        return check_data()
+    if args.cmd == "status":
+        print(describe_status(prepare_status()))
     if args.cmd == "workspace":
         workspace()
     elif args.cmd == "release":
@@ -274,6 +489,8 @@ def _main(argv: list[str] | None = None) -> int:
             shutil.copy(TIMING_LATEST, TIMING_COMMITTED)
         update_readme()
         print(f"README.md lesson table rewritten from {TIMING_COMMITTED}")
+    elif args.cmd == "lab-settings":
+        print(f"JupyterLab defaults installed: {install_lab_settings()}")
     elif args.cmd == "lessons":
         for name in lessons():
             print(f"{name}: {lesson_title(name)}")

@@ -19,7 +19,7 @@ if not os.environ.get("COURSE_DATA_DIR") and (SHARED_DATA / "SOURCES.md").is_fil
 
 # Slow, end-to-end files run last, in this order, so they share one warm cache.
 _LATE = ["test_lessons.py", "test_nbgrader_pipeline.py", "test_grading.py", "test_browser.py",
-         "test_course_command.py"]
+         "test_jupyterhub.py", "test_course_command.py"]
 
 
 def pytest_collection_modifyitems(config, items):

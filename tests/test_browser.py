@@ -5,7 +5,9 @@ generated and released to a temporary exchange), then, in Debian's Chromium:
 opens the released lesson and runs it (the setup and data cells must print),
 moves an ipywidgets slider and checks that the text on the page changes, and
 opens nbgrader's assignment list and formgrader and checks that they list the
-lesson. Screenshots go to reports/screenshots/.
+lesson; and runs the released lesson 05, moves its threshold explorer's slider
+and checks that the confusion matrix shown is the one for the new threshold
+(screenshot taken once the kernel is idle). Screenshots go to reports/screenshots/.
 
 No Selenium and no browser download: Chromium is launched by path
 (`apt-get install chromium`) and driven with websocket-client (a Jupyter
@@ -271,3 +273,110 @@ def test_assignment_list_and_formgrader_list_the_lesson(lab):
     page.goto(f"{base}/formgrader")
     page.wait(f"document.body.innerText.includes('{LESSON}')", 90, "formgrader")
     page.screenshot("formgrader")
+
+
+THRESHOLD_LESSON = "05_evaluation"
+CELL_DONE = ("(() => {{ const c = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')[{i}];"
+             " const p = c && c.querySelector('.jp-InputPrompt'); return p && /\\[\\d+\\]/.test(p.textContent); }})()")
+IMAGE_B64 = """(async () => { const img = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) img.widget-image');
+    if (!img || !img.src) return null; const blob = await (await fetch(img.src)).blob();
+    return await new Promise(r => { const f = new FileReader(); f.onload = () => r(f.result.split(',')[1]);
+    f.readAsDataURL(blob); }); })()"""
+
+
+def select_cell(page: Page, index: int, total: int) -> None:
+    """Click cell ``index``'s prompt until JupyterLab's status bar says it is the active cell."""
+    for _ in range(10):
+        box = page.wait(f"""(() => {{ const c = document.querySelectorAll(
+            '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')[{index}];
+            if (!c) return null; c.scrollIntoView({{block: 'center'}}); return true; }})()""", 30, "cell")
+        time.sleep(1)  # let the layout settle after scrolling
+        x, y = page.js(f"""(() => {{ const r = document.querySelectorAll(
+            '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')[{index}]
+            .querySelector('.jp-InputPrompt').getBoundingClientRect(); return [r.x + r.width / 2, r.y + 8]; }})()""")
+        page.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        page.mouse("mousePressed", x, y)
+        page.mouse("mouseReleased", x, y)
+        time.sleep(0.5)
+        if f"Cell {index + 1}/{total}" in page.text():
+            return
+    page.screenshot("failed-select-cell")
+    raise TimeoutError(f"could not select cell {index}")
+
+
+def _kernel_json(root: Path, base: str, notebook: str, code: str) -> dict:
+    """Run ``code`` (printing one JSON line) in the kernel the browser's notebook uses."""
+    from jupyter_client import BlockingKernelClient
+
+    sessions = json.load(urllib.request.urlopen(f"{base}/api/sessions?token=course-browser-test"))
+    kernel = next(s["kernel"]["id"] for s in sessions if s["path"].endswith(notebook))
+    client = BlockingKernelClient(connection_file=str(root.parent / "jupyter-runtime" / f"kernel-{kernel}.json"))
+    client.load_connection_file()
+    client.start_channels()
+    try:
+        out: list[str] = []
+        reply = client.execute_interactive(code, timeout=120, output_hook=lambda m: out.append(
+            m["content"].get("text", "") if m["msg_type"] == "stream" else ""))
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return json.loads("".join(out).strip().splitlines()[-1])
+    finally:
+        client.stop_channels()
+
+
+def test_lesson05_threshold_explorer_redraws_the_matrix_for_the_new_threshold(lab):
+    """The released lesson 05 in JupyterLab: moving the explorer's slider shows the new threshold's matrix.
+
+    The learner runs the setup, imports and data cells, then the explorer cell, and drags
+    the slider. The image the browser shows afterwards must be byte-identical to the
+    confusion matrix (counts, sensitivity, specificity in its title) that
+    ``plots.confusion_matrix_plot`` draws for the slider's new value, and differ from the
+    one at 0.50, with different counts. The screenshot waits for the kernel to be idle.
+    """
+    import hashlib
+
+    page, base, root = lab
+    folder = root / "lesson05"
+    shutil.copytree(REPO_ROOT / "notebooks" / THRESHOLD_LESSON, folder / THRESHOLD_LESSON)
+    notebook = f"lesson05/{THRESHOLD_LESSON}/{THRESHOLD_LESSON}.ipynb"
+    cells = json.loads((folder / THRESHOLD_LESSON / f"{THRESHOLD_LESSON}.ipynb").read_text())["cells"]
+    code = [i for i, c in enumerate(cells) if c["cell_type"] == "code"]
+    explorer = next(i for i in code if "threshold_explorer(" in "".join(cells[i]["source"]))
+    data_cell = next(i for i in code if "y_test" in "".join(cells[i]["source"]))
+    open_and_run(page, base, notebook, data_cell + 1)  # setup, imports, data and predictions
+    page.wait(CELL_DONE.format(i=data_cell), 900, "lesson 05 data cell")
+    select_cell(page, explorer, len(cells))
+    shift_enter(page, 1)
+    page.wait(CELL_DONE.format(i=explorer), 300, "threshold explorer cell")
+    before = page.wait(IMAGE_B64, 120, "explorer image")
+    readout = "(document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .widget-readout') || {}).textContent"
+    assert page.js(readout).strip() == "0.50"
+    width = page.js("document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .widget-slider .noUi-target')"
+                    ".getBoundingClientRect().width")
+    page.drag(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-slider .noUi-handle", -0.2 * width)  # about 0.30
+    page.wait(f"(() => {{ const t = {readout}; return t && t.trim() !== '0.50'; }})()", 30, "slider moved")
+    after = page.wait(f"(async () => {{ const b = await {IMAGE_B64}; return b && b !== {json.dumps(before)} ? b : null; }})()",
+                      120, "explorer image redrawn")
+    page.wait(KERNEL_IDLE, 120, "kernel idle")
+    time.sleep(1)
+    after = page.js(IMAGE_B64)  # the final image once the kernel is idle
+    page.js("document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .widget-slider')"
+            ".scrollIntoView({block: 'start'})")
+    time.sleep(0.5)
+    page.screenshot("lesson05-threshold-explorer")
+    shown = float(page.js(readout))
+    truth = _kernel_json(root, base, notebook, """
+import hashlib as _h, io as _io, json as _j
+import matplotlib.pyplot as _plt
+def _png(t):
+    fig = plots.confusion_matrix_plot(y_test, p_test, positive_label=POS, threshold=t, label_names=bm.label_names)
+    buf = _io.BytesIO(); fig.savefig(buf, format="png", dpi=90, bbox_inches="tight"); _plt.close(fig)
+    return _h.md5(buf.getvalue()).hexdigest()
+_t = explorer.children[0].value
+print(_j.dumps({"t": _t, "new": _png(_t), "old": _png(0.5),
+                "counts": metrics.confusion_counts(y_test, p_test, positive_label=POS, threshold=_t),
+                "counts05": metrics.confusion_counts(y_test, p_test, positive_label=POS, threshold=0.5)}))
+""")
+    assert abs(truth["t"] - shown) < 1e-9 and shown < 0.5, (truth["t"], shown)
+    assert truth["counts"] != truth["counts05"], "the test needs a move that changes the matrix"
+    assert hashlib.md5(base64.b64decode(before)).hexdigest() == truth["old"]
+    assert hashlib.md5(base64.b64decode(after)).hexdigest() == truth["new"] != truth["old"]

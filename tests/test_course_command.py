@@ -1,7 +1,9 @@
 """The README's course command on a fresh copy: installs, serves JupyterLab; instructor mode lists lessons.
 
-Slow (it builds a virtual environment from requirements.txt), so it runs last
-and reuses the session's warm cache, which the lesson tests marked prepared.
+Slow (it builds a virtual environment from requirements.txt), so it runs last.
+`make course` runs against an empty cache (a cold machine): JupyterLab must
+answer without waiting for the cache, while `prepare` fills it in the
+background and reports its progress; stopping the course stops it too.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import pytest
 from helpers import REPO_ROOT, course
 
 TOKEN = "course-test-token"
+pytestmark = pytest.mark.install
 
 
 def _free_port() -> int:
@@ -53,8 +56,8 @@ def fresh_copy(tmp_path_factory) -> Path:
     return dest
 
 
-def _serve(copy: Path, target: str, port: int, log: Path):
-    env = {**os.environ, "NO_BROWSER": "1"}
+def _serve(copy: Path, target: str, port: int, log: Path, cache: Path | None = None):
+    env = {**os.environ, "NO_BROWSER": "1", **({"COURSE_CACHE_DIR": str(cache)} if cache else {})}
     env.pop("VIRTUAL_ENV", None)
     with open(log, "ab") as out:
         proc = subprocess.Popen(["make", target, "NO_BROWSER=1", f"PORT={port}", f"TOKEN={TOKEN}"],
@@ -62,9 +65,14 @@ def _serve(copy: Path, target: str, port: int, log: Path):
     return proc
 
 
-def _wait(proc, url: str, log: Path, limit: float = 900) -> tuple[int, bytes]:
+_SEEN: dict[str, float] = {}  # when a line first appeared in a command's log
+
+
+def _wait(proc, url: str, log: Path, limit: float = 900, mark: str = "data: every registered file") -> tuple[int, bytes]:
     deadline = time.time() + limit
     while time.time() < deadline:
+        if mark not in _SEEN and mark in log.read_text(errors="ignore"):
+            _SEEN[mark] = time.time()
         if proc.poll() is not None:
             pytest.fail(f"the command stopped with {proc.returncode}:\n{log.read_text()[-4000:]}")
         status, body = _get(url)
@@ -84,24 +92,57 @@ def _stop(proc) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _prepare_is_running(cache: Path) -> dict:
+    """The background prepare's status file, once it has started a lesson."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            status = json.loads((cache / course.STATUS_FILE).read_text())
+            if status.get("lesson"):
+                return status
+        except (OSError, ValueError):
+            pass
+        time.sleep(1)
+    pytest.fail(f"no background prepare status in {cache}: {sorted(p.name for p in cache.glob('*'))}")
+
+
 def test_make_course_installs_and_serves_jupyterlab(fresh_copy, data_dir, tmp_path):
-    port, log = _free_port(), tmp_path / "course.log"
-    proc = _serve(fresh_copy, "course", port, log)
+    """On a cold cache, JupyterLab opens without waiting for `prepare`, which runs in the background."""
+    port, log, cache = _free_port(), tmp_path / "course.log", tmp_path / "cold-cache"
+    proc = _serve(fresh_copy, "course", port, log, cache=cache)
     try:
         status, body = _wait(proc, f"http://127.0.0.1:{port}/lab", log)
+        served = time.time()
         assert status == 200 and b"JupyterLab" in body
+        text = log.read_text()
+        assert "filling the cache" not in text and "course cache: empty or incomplete" in text, text[-2000:]
+        prepare = _prepare_is_running(cache)
+        assert prepare["state"] == "running" and prepare["lesson"] == course.lessons()[0], prepare
+        assert prepare["pid"] != proc.pid, "prepare must run in its own process, not block make"
+        assert (cache / course.LOG_FILE).is_file()
+        line = subprocess.run([str(fresh_copy / ".venv" / "bin" / "python"), "-m", "helpers.course", "status"],
+                              cwd=fresh_copy, env={**os.environ, "COURSE_CACHE_DIR": str(cache)},
+                              capture_output=True, text=True).stdout
+        assert "filling in the background (lesson 1/" in line, line
+        checked = _SEEN.get("data: every registered file", served)
+        print(f"JupyterLab answered {served - checked:.0f} s after the data check; {line}")
         status, body = _get(f"http://127.0.0.1:{port}/api/contents/{course.lessons()[0]}")
         assert status == 200, "the workspace should hold the released lessons"
         names = {item["name"] for item in json.loads(body)["content"]}
         assert f"{course.lessons()[0]}.ipynb" in names
+        # The course's JupyterLab defaults: no "get notified about Jupyter news?" pop-up.
+        status, body = _get(f"http://127.0.0.1:{port}/lab/api/settings/@jupyterlab/apputils-extension:notification")
+        assert status == 200 and json.loads(body)["schema"]["properties"]["fetchNews"]["default"] == "false"
     finally:
         _stop(proc)
+    time.sleep(2)
+    assert not course._alive(prepare["pid"]), "stopping the course must stop the background prepare"
     assert (fresh_copy / ".venv" / "bin" / "jupyter").is_file()
     for name in course.lessons():
         assert (fresh_copy / "workspace" / name / f"{name}.ipynb").is_file()
     # A learner's edit survives the next `make course` (workspace is never overwritten).
     mine = fresh_copy / "workspace" / course.lessons()[0] / f"{course.lessons()[0]}.ipynb"
-    mine.write_text(mine.read_text().replace("Why transfer learning", "MY NOTES: why transfer learning"))
+    mine.write_text(mine.read_text().replace('"# ', '"# MY NOTES: ', 1))
     subprocess.run(["make", "workspace"], cwd=fresh_copy, check=True, capture_output=True)
     assert "MY NOTES" in mine.read_text()
 

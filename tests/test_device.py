@@ -34,3 +34,67 @@ def test_no_tensorflow_noise_on_import():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("\n") == 1
     assert "oneDNN" not in proc.stderr and "cuda" not in proc.stderr.lower(), proc.stderr
+
+
+def test_check_python_names_what_to_use_instead():
+    """Which machines and Pythons does `make setup` refuse before pip runs, and does it say why?"""
+    assert device.platform_problem((3, 11), "Linux", "x86_64") is None
+    assert device.platform_problem((3, 13), "Windows", "AMD64") is None
+    assert device.platform_problem((3, 12), "Darwin", "arm64") is None
+    assert device.platform_problem((3, 11), "Linux", "aarch64") is None
+    intel_mac = device.platform_problem((3, 11), "Darwin", "x86_64")
+    assert intel_mac and "Intel Mac" in intel_mac and "Colab" in intel_mac
+    old = device.platform_problem((3, 10), "Linux", "x86_64")
+    assert old and "Python 3.10" in old and "3.11" in old
+    assert "py -3.11" in device.platform_problem((3, 14), "Windows", "AMD64")
+    proc = subprocess.run([sys.executable, "-m", "helpers.device", "check-python"], capture_output=True, text=True)
+    assert proc.returncode == (1 if device.platform_problem() else 0), proc.stderr
+
+
+def test_pins_follow_the_platform_markers():
+    pins = device.pins()
+    assert set(device.PINNED_IN_SETUP) <= set(pins)
+    from importlib.metadata import version
+    assert pins["numpy"] == version("numpy") and pins["keras"] == version("keras")
+
+
+def test_setup_warns_in_one_line_when_versions_differ_from_the_pins():
+    pinned = {"tensorflow": "2.21.0", "keras": "3.15.1", "numpy": "2.4.6"}
+    assert device.version_warning(dict(pinned), pinned) is None
+    line = device.version_warning({**pinned, "numpy": "1.26.4"}, pinned)
+    assert line.startswith("WARNING: numpy 1.26.4 (course pins 2.4.6)") and "\n" not in line
+    assert "make setup" in line and "keras" not in line
+
+
+def test_setup_in_a_lesson_folder_says_what_the_cold_cache_costs(tmp_path, monkeypatch):
+    """A lesson's setup cell on a cold machine: the cache state and the lesson's cold/warm time."""
+    from helpers import course
+
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    lesson = course.lessons()[0]
+    assert device.cache_line("not_a_lesson") is None
+    line = device.cache_line(lesson)
+    assert line.startswith("course cache: empty") and "2-core CPU" in line
+    cold = course.cold_seconds()[lesson]
+    assert course._minutes(cold) in line
+    course._write_status({"state": "running", "pid": os.getpid(), "started": 0, "lessons": 6,
+                          "lesson": lesson, "lesson_index": 0, "cell": 4, "cells": 20, "log": "x.log"})
+    line = device.cache_line(lesson)
+    assert "filling in the background (lesson 1/6" in line and "cell 5/20" in line
+    course.mark_prepared({lesson: 1.0})
+    assert device.cache_line(lesson) is None
+
+
+def test_a_dead_background_prepare_reads_as_stopped(tmp_path, monkeypatch):
+    """A prepare that was killed (course stopped) must not be reported as still filling the cache."""
+    from helpers import course
+
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    course._write_status({"state": "running", "pid": dead.pid, "started": 0, "lessons": 6,
+                          "lesson": "01_background", "lesson_index": 0, "cell": 0, "cells": 0, "log": "x.log"})
+    status = course.prepare_status()
+    assert status["state"] == "stopped"
+    line = course.describe_status(status)
+    assert "stopped at lesson 1/6 01_background, starting its kernel" in line and "make prepare" in line

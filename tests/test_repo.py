@@ -81,25 +81,85 @@ def _pins(path: Path) -> dict[str, str]:
     return pins
 
 
+TF_PLATFORMS = {  # (sys_platform, platform_machine) -> the TensorFlow package that has a wheel there
+    ("linux", "x86_64"): "tensorflow-cpu", ("win32", "AMD64"): "tensorflow-cpu",
+    ("linux", "aarch64"): "tensorflow", ("darwin", "arm64"): "tensorflow",
+}
+
+
+def _selected(path: Path, sys_platform: str, machine: str) -> dict[str, str]:
+    """The pins that pip selects from ``path`` on that platform (markers evaluated for it)."""
+    from packaging.markers import Marker
+
+    env = {"sys_platform": sys_platform, "platform_machine": machine}
+    out = {}
+    for key, version in _pins(path).items():
+        name, _, marker = key.partition(";")
+        if not marker or Marker(marker.strip()).evaluate(env):
+            out[name.strip()] = version
+    return out
+
+
 def test_requirements_are_pinned_with_platform_markers():
-    pins = _pins(REPO_ROOT / "requirements.txt")
-    assert pins['tensorflow-cpu; sys_platform != "darwin"'] == pins['tensorflow; sys_platform == "darwin"']
+    """Each supported platform gets exactly one TensorFlow, the one with a wheel there, at one version."""
+    versions = set()
+    for (plat, machine), package in TF_PLATFORMS.items():
+        chosen = _selected(REPO_ROOT / "requirements.txt", plat, machine)
+        tf = {k: v for k, v in chosen.items() if k.startswith("tensorflow")}
+        assert list(tf) == [package], f"{plat} {machine}: requirements.txt selects {tf}, needs {package}"
+        versions |= set(tf.values())
+    assert len(versions) == 1, versions
+    pins = _selected(REPO_ROOT / "requirements.txt", "linux", "x86_64")
     for name in ("keras", "jupyterlab", "nbgrader", "numpy", "matplotlib", "ipywidgets", "scikit-learn",
                  "tqdm", "pooch"):
         assert name in pins, f"{name} must be pinned in requirements.txt"
     gpu = _pins(REPO_ROOT / "requirements-gpu.txt")
-    assert list(gpu.values()) == [pins['tensorflow-cpu; sys_platform != "darwin"']], \
-        "requirements-gpu.txt must pin the same TensorFlow version"
+    assert set(gpu.values()) == versions, "requirements-gpu.txt must pin the same TensorFlow version"
+
+
+def test_requires_python_matches_the_supported_pythons():
+    """pyproject's requires-python, the Makefile's check and environment.yml agree on the Pythons."""
+    import tomllib
+
+    from packaging.specifiers import SpecifierSet
+
+    from helpers import device
+
+    spec = SpecifierSet(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    for minor in range(8, 16):
+        assert (f"3.{minor}" in spec) == ((3, minor) in device.PYTHONS), f"3.{minor} vs {spec}"
+
+
+def test_dev_requirements_are_pinned():
+    dev = _pins(REPO_ROOT / "requirements-dev.txt")
+    assert "jupyterhub" in dev, "the JupyterHub classroom test needs jupyterhub pinned in requirements-dev.txt"
 
 
 def test_installed_versions_match_the_pins():
     from importlib.metadata import version
 
+    from packaging.markers import Marker
+
     for key, pinned in _pins(REPO_ROOT / "requirements.txt").items():
-        name = key.split(";")[0]
-        if "darwin" in key and ("!=" in key) != (__import__("sys").platform != "darwin"):
+        name, _, marker = key.partition(";")
+        if marker and not Marker(marker.strip()).evaluate():
             continue
-        assert version(name) == pinned, f"{name} {version(name)} installed, {pinned} pinned: run `make setup`"
+        assert version(name.strip()) == pinned, f"{name} {version(name.strip())} installed, {pinned} pinned: run `make setup`"
+
+
+def test_test_code_imports_no_unix_only_module_at_top_level():
+    """On Windows the suite must collect: no `resource`/`fcntl`/`pwd`/... import at module level."""
+    import ast
+
+    unix_only = {"resource", "fcntl", "pwd", "grp", "termios", "tty", "pty", "posix", "crypt"}
+    bad = []
+    for path in sorted((REPO_ROOT / "helpers").glob("*.py")) + sorted((REPO_ROOT / "tests").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level only
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{path.relative_to(REPO_ROOT)}:{node.lineno} imports {n}" for n in names
+                    if n.split(".")[0] in unix_only]
+    assert not bad, "import these inside the function that needs them: " + "; ".join(bad)
 
 
 def test_readme_lesson_table_is_the_committed_timing_report(monkeypatch):
