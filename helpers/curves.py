@@ -42,7 +42,7 @@ SEEDS: tuple[int, ...] = tuple(range(5))
 SELECTION_BUDGET = 200
 """The budget at which each family's recipe is chosen on validation AUC (then fixed for every budget)."""
 
-TRAINING: dict[str, Any] = {"batch_size": 32, "epochs": 20, "min_steps": 150, "max_steps": 1500, "checkpoints": 10}
+TRAINING: dict[str, Any] = {"batch_size": 32, "epochs": 20, "min_steps": 150, "max_steps": 800, "checkpoints": 8}
 """Fixed-length training: ``epochs`` passes over the labelled images, at least ``min_steps`` and at most
 ``max_steps`` gradient steps of ``batch_size`` images. With every label, validation AUC is also recorded at
 ``checkpoints`` evenly spaced points (the compute comparison of lesson 04)."""
