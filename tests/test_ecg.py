@@ -159,13 +159,9 @@ def test_cached_runs_tiny(tmp_path, monkeypatch, data_dir):
     moved = ecg.run_ecg200(TINY, seeds=[0], pretrained=True, pretrain_seed=0)[0]
     assert moved["source_holdout_accuracy"] == src["holdout_accuracy"]
     assert runs[0]["n_train"] == 80 and runs[0]["budget"] is None
-
-
-def test_budget_runs_share_draws(tmp_path, monkeypatch, data_dir):
-    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
-    monkeypatch.setitem(ecg.PRETRAIN_RECIPE, "epochs", 1)
-    scratch = ecg.run_ecg200(TINY, seeds=[0, 1, 2], budget=10)
-    transfer = ecg.run_ecg200(TINY, seeds=[0, 1, 2], budget=10, pretrained=True)
+    # a label budget: every seed trains on its own stratified draw, the same for scratch and transfer
+    scratch = ecg.run_ecg200(TINY, seeds=[0, 1], budget=10)
+    transfer = ecg.run_ecg200(TINY, seeds=[0, 1], budget=10, pretrained=True)
     for s, (a, b) in enumerate(zip(scratch, transfer)):
         train = ecg.ecg200_splits(s)[0]
         assert a["n_train"] == b["n_train"] == 10 and a["budget"] == 10
@@ -175,8 +171,7 @@ def test_budget_runs_share_draws(tmp_path, monkeypatch, data_dir):
         assert a["proba_test"].shape == (100, 2) and a["proba_val"].shape == (20, 2)
         assert not np.allclose(a["proba_test"], b["proba_test"]), "transfer starts from other weights"
     assert not np.array_equal(scratch[0]["train_index"], scratch[1]["train_index"]), "each seed draws its own beats"
-    full = ecg.run_ecg200(TINY, seeds=[0])[0]
-    assert not np.array_equal(full["proba_test"], scratch[0]["proba_test"]), "the budget changes what is trained"
+    assert not np.allclose(runs[0]["proba_test"], scratch[0]["proba_test"]), "the budget changes what is trained"
 
 
 STACK_ARCHS = [
