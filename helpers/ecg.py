@@ -67,6 +67,33 @@ def ecg200_splits(seed: int = 0, n_val: int = 20) -> tuple[Split, Split, Split]:
     return (Split(ds.train.x[~mask], ds.train.y[~mask]), Split(ds.train.x[mask], ds.train.y[mask]), ds.test)
 
 
+def budget_draw(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded, stratified draw of exactly ``n`` of the beats labelled ``y`` (lesson 03's budgets).
+
+    Each class gets its share of ``n`` in proportion to its count (largest
+    remainders round, every class at least one beat); the beats within a class
+    are the first of a permutation seeded by ``seed``, so at one seed a smaller
+    budget's beats are among a larger one's. The draw depends on ``y``,
+    ``n`` and ``seed`` only: scratch and transfer at one seed get the same beats.
+    """
+    y = np.asarray(y).reshape(-1)
+    classes, counts = np.unique(y, return_counts=True)
+    if not len(classes) <= n <= len(y):
+        raise ValueError(f"a budget must hold between {len(classes)} beats (one per class) and all {len(y)}; got {n}")
+    share = n * counts / counts.sum()
+    k = np.maximum(1, np.floor(share).astype(int))
+    for c in np.argsort(-(share - np.floor(share)), kind="stable"):  # largest remainders first
+        if k.sum() >= n:
+            break
+        if k[c] < counts[c]:
+            k[c] += 1
+    while k.sum() > n:  # only when the one-per-class floor overshot: take from the largest class
+        k[np.argmax(k)] -= 1
+    rng = np.random.default_rng([int(seed), 7919])  # a stream apart from the validation cut's
+    chosen = [rng.permutation(np.flatnonzero(y == c))[:kc] for c, kc in zip(classes, k)]
+    return np.sort(np.concatenate(chosen))
+
+
 def ecg5000_beats(length: int = LENGTH) -> Split:
     """ECG5000's 500 training beats resampled to ``length`` and z-normalised; labels 0-4."""
     ds = load_dataset("ecg5000")
@@ -304,11 +331,14 @@ def unstack_weights(model, n_seeds: int, s: int) -> list[np.ndarray]:
 
 @cached
 def run_ecg200(recipe: dict[str, Any] | None = None, seeds: tuple[int, ...] | list[int] = (0,),
-               pretrained: bool = False, pretrain_seed: int = 0) -> list[dict[str, Any]]:
+               pretrained: bool = False, pretrain_seed: int = 0, budget: int | None = None) -> list[dict[str, Any]]:
     """Train the recurrent classifier on ECG200 once per seed; predict each seed's validation beats and the test beats.
 
     A seed fixes the 20 validation beats cut from the training split, the
-    augmentation and the initial weights. ``pretrained=True`` starts every
+    augmentation and the initial weights. ``budget=n`` trains every seed on a
+    stratified draw of n of its 80 training beats (:func:`budget_draw`, seeded
+    by the seed: the same beats for scratch and transfer at one seed, other
+    beats at another seed); ``None`` uses all 80. ``pretrained=True`` starts every
     seed's encoder from :func:`pretrain_encoder` (ECG5000, same architecture)
     and fine-tunes every weight; otherwise from random weights. Each seed's
     model starts exactly where ``build_ecg_rnn`` seeded with it would; all
@@ -321,6 +351,9 @@ def run_ecg200(recipe: dict[str, Any] | None = None, seeds: tuple[int, ...] | li
     seeds = [int(s) for s in seeds]
     n = len(seeds)
     splits = [ecg200_splits(s) for s in seeds]
+    drawn = [np.arange(len(tr.y)) if budget is None else budget_draw(tr.y, int(budget), s)
+             for s, (tr, _, _) in zip(seeds, splits)]
+    splits = [(Split(tr.x[d], tr.y[d]), va, te) for d, (tr, va, te) in zip(drawn, splits)]
     source = pretrain_encoder(_arch(r), pretrain_seed) if pretrained else None
     xs, ys, start_weights = [], [], []
     for s, (train, _, _) in zip(seeds, splits):
@@ -349,11 +382,12 @@ def run_ecg200(recipe: dict[str, Any] | None = None, seeds: tuple[int, ...] | li
     proba = stacked.predict(np.concatenate([x_val, np.repeat(test.x, n, axis=-1)]), verbose=0)
     proba_val, proba_test = proba[:len(x_val)], proba[len(x_val):]
     return [{
-        "recipe": r, "seed": s, "pretrained": pretrained,
+        "recipe": r, "seed": s, "pretrained": pretrained, "budget": budget, "n_train": int(len(train.y)),
+        "train_index": drawn[i],
         "source_holdout_accuracy": None if source is None else source["holdout_accuracy"],
         "epochs": r["epochs"], "seconds": seconds / n, "train_loss": history.history["loss"],
         "y_val": val.y, "proba_val": proba_val[:, i], "y_test": test.y, "proba_test": proba_test[:, i],
-    } for i, (s, (_, val, _)) in enumerate(zip(seeds, splits))]
+    } for i, (s, (train, val, _)) in enumerate(zip(seeds, splits))]
 
 
 @cached

@@ -50,6 +50,23 @@ def test_ecg200_splits_disjoint_stratified_seeded(data_dir):
         ecg.ecg200_splits(n_val=100)
 
 
+def test_budget_draw_stratified_seeded_nested():
+    y = np.repeat([0, 1], [55, 25])[np.random.default_rng(0).permutation(80)]  # ECG200's 80 training beats
+    for n, want in [(10, [7, 3]), (20, [14, 6]), (50, [34, 16]), (80, [55, 25]), (2, [1, 1])]:
+        idx = ecg.budget_draw(y, n, seed=3)
+        assert len(idx) == n == len(np.unique(idx)) and np.all(np.diff(idx) > 0)
+        assert np.bincount(y[idx]).tolist() == want, f"budget {n} is not stratified"
+    a, b = ecg.budget_draw(y, 10, seed=3), ecg.budget_draw(y, 10, seed=4)
+    assert np.array_equal(a, ecg.budget_draw(y, 10, seed=3)), "one seed, one draw"
+    assert not np.array_equal(a, b), "another seed draws other beats"
+    assert set(a) <= set(ecg.budget_draw(y, 20, seed=3)) <= set(ecg.budget_draw(y, 50, seed=3))
+    rare = np.array([0] * 3 + [1] * 97)
+    assert np.bincount(rare[ecg.budget_draw(rare, 5, seed=0)]).tolist() == [1, 4], "every class keeps a beat"
+    for bad in (1, 81):
+        with pytest.raises(ValueError, match="budget"):
+            ecg.budget_draw(y, bad, seed=0)
+
+
 def test_ecg5000_beats_resampled_and_labelled(data_dir):
     src = ecg.ecg5000_beats()
     assert src.x.shape == (500, ecg.LENGTH, 1)
@@ -141,6 +158,20 @@ def test_cached_runs_tiny(tmp_path, monkeypatch, data_dir):
     assert len(fixed[0]["train_loss"]) == 3, "a fixed number of epochs, no early stopping"
     moved = ecg.run_ecg200(TINY, seeds=[0], pretrained=True, pretrain_seed=0)[0]
     assert moved["source_holdout_accuracy"] == src["holdout_accuracy"]
+    assert runs[0]["n_train"] == 80 and runs[0]["budget"] is None
+    # a label budget: every seed trains on its own stratified draw, the same for scratch and transfer
+    scratch = ecg.run_ecg200(TINY, seeds=[0, 1], budget=10)
+    transfer = ecg.run_ecg200(TINY, seeds=[0, 1], budget=10, pretrained=True)
+    for s, (a, b) in enumerate(zip(scratch, transfer)):
+        train = ecg.ecg200_splits(s)[0]
+        assert a["n_train"] == b["n_train"] == 10 and a["budget"] == 10
+        assert np.array_equal(a["train_index"], b["train_index"]), "scratch and transfer see the same beats"
+        assert np.array_equal(a["train_index"], ecg.budget_draw(train.y, 10, s))
+        assert np.bincount(train.y[a["train_index"]]).tolist() == [7, 3]  # stratified: 31 % of the training beats are MI
+        assert a["proba_test"].shape == (100, 2) and a["proba_val"].shape == (20, 2)
+        assert not np.allclose(a["proba_test"], b["proba_test"]), "transfer starts from other weights"
+    assert not np.array_equal(scratch[0]["train_index"], scratch[1]["train_index"]), "each seed draws its own beats"
+    assert not np.allclose(runs[0]["proba_test"], scratch[0]["proba_test"]), "the budget changes what is trained"
 
 
 STACK_ARCHS = [
@@ -174,20 +205,22 @@ def test_stacked_model_equals_separate_models(arch):
             np.testing.assert_array_equal(a, b)
 
 
-def test_stacked_seeds_train_independently():
-    """Changing seed 1's labels leaves seed 0's trained weights alone, and off-block weights stay zero."""
+@pytest.mark.parametrize("n_beats, batch_size", [(32, 8), (90, 64)], ids=["full-batches", "budget-10-augmented"])
+def test_stacked_seeds_train_independently(n_beats, batch_size):
+    """Changing seed 1's labels leaves seed 0's trained weights alone, and off-block weights stay zero
+    (also for a budget of 10 beats plus 8 copies each: one full and one partial batch per epoch)."""
     import keras
 
     arch = {"units": 4, "filters": 3, "readout": "all", "dropout": 0.0}
     rng = np.random.default_rng(1)
-    x = rng.normal(size=(32, ecg.LENGTH, 2)).astype(np.float32)
-    y = rng.integers(0, 2, size=(32, 2))
+    x = rng.normal(size=(n_beats, ecg.LENGTH, 2)).astype(np.float32)
+    y = rng.integers(0, 2, size=(n_beats, 2))
 
     def train(labels):
         keras.utils.set_random_seed(0)
         model = ecg.build_stacked_rnn(2, **arch)
         model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
-        model.fit(x, labels, epochs=3, batch_size=8, shuffle=False, verbose=0)
+        model.fit(x, labels, epochs=3, batch_size=batch_size, shuffle=False, verbose=0)
         return model
 
     a = train(y)
