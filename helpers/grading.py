@@ -316,6 +316,8 @@ def load_ipython_extension(ip: Any) -> None:  # pragma: no cover - runs inside t
     """
     import atexit
     import builtins  # noqa: F401
+    from helpers import judge
+    judge.start_recording(Path.cwd() / judge.RECORDS)  # before the snapshot, so that restoring keeps it
     import math  # noqa: F401
     import numpy  # noqa: F401
     import sklearn.metrics  # noqa: F401
@@ -438,6 +440,7 @@ class Result:
     flags: dict[str, list[str]] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
+    verdicts: dict[str, dict] = field(default_factory=dict)
 
     @property
     def slowest_cell(self) -> float:
@@ -606,6 +609,65 @@ def _import_scores(root: Path, assignment: str, result: Result, tmp: Path) -> No
             pass
 
 
+def _run_judge(root: Path, assignment: str, results: list[Result]) -> dict[str, dict[str, dict]] | None:
+    """Verdicts of the hidden tests for every graded submission, from one trusted judge process.
+
+    The judge (helpers.judge) runs outside any sandbox and never executes
+    student code: it reads the plain-data records the sandboxed kernels wrote
+    and re-runs the hidden tests of solutions/ against them. None if it failed.
+    """
+    source = root / "solutions" / assignment / f"{assignment}.ipynb"
+    ok = [r for r in results if r.ok]
+    if not ok:
+        return {}
+    folders = {str(root / "autograded" / r.student / assignment / _judge_records()): r.student for r in ok}
+    with tempfile.TemporaryDirectory(prefix="judge-") as tmp:
+        out = Path(tmp) / "verdicts.json"
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+        cmd = [sys.executable, "-m", "helpers.judge", str(source), *folders, "--out", str(out)]
+        proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True,
+                              timeout=300 + 60 * len(folders))
+        log = root / "grading-logs" / assignment / "judge.log"
+        log.write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0 or not out.is_file():
+            return None
+        raw = json.loads(out.read_text())
+    return {folders[k]: v for k, v in raw.items()}
+
+
+def _judge_records() -> str:
+    from helpers.judge import RECORDS
+    return RECORDS
+
+
+def _apply_verdicts(root: Path, assignment: str, result: Result, verdicts: dict[str, dict] | None) -> None:
+    """Replace the kernel's scores of the judged tests cells by the judge's verdicts (instructor side)."""
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    from helpers.judge import judged_cells
+    source = root / "solutions" / assignment / f"{assignment}.ipynb"
+    judged = set(judged_cells(nbformat.read(source, as_version=4))) if source.is_file() else set()
+    with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+        sub = gb.find_submission(assignment, result.student)
+        for nb in sub.notebooks:
+            for grade in nb.grades:
+                if grade.name not in judged or grade.auto_score is None:
+                    continue
+                if not result.ok or grade.needs_manual_grade:  # failed as a whole, or held for review: stays 0
+                    grade.auto_score = 0.0
+                    continue
+                if verdicts is None:  # the judge itself failed: 0, and ask a human
+                    grade.auto_score, grade.needs_manual_grade = 0.0, True
+                    continue
+                verdict = verdicts.get(grade.name, {"passed": False})
+                grade.auto_score = float(grade.max_score) if verdict.get("passed") else 0.0
+        gb.db.commit()
+        subm = gb.find_submission(assignment, result.student)
+        result.scores = {g.name: g.score for nb in subm.notebooks for g in nb.grades}
+        result.verdicts = verdicts or {}
+
+
 def autograde(assignment: str, students: list[str] | None = None, jobs: int = 1,
               root: Path | None = None, timeout: int | None = None, quiet: bool = False,
               cell_timeout: int | None = None, memory_gb: float | None = None) -> list[Result]:
@@ -620,6 +682,9 @@ def autograde(assignment: str, students: list[str] | None = None, jobs: int = 1,
     memory_gb = memory_gb or MEMORY_LIMIT_GB
     if not (root / "gradebook.db").is_file():
         raise RuntimeError("no gradebook.db: run `python -m helpers.grading release ASSIGNMENT` first")
+    if not (root / "solutions" / assignment / f"{assignment}.ipynb").is_file():
+        raise RuntimeError(f"solutions/{assignment}/{assignment}.ipynb is missing: the judge computes the "
+                           "hidden tests' verdicts from the instructor's notebook (see docs/instructor.md)")
     available = sorted(p.parent.name for p in (root / "submitted").glob(f"*/{assignment}") if p.is_dir())
     students = [s for s in (students or available) if s in available]
     logs = root / "grading-logs" / assignment
@@ -635,12 +700,15 @@ def autograde(assignment: str, students: list[str] | None = None, jobs: int = 1,
                 shutil.rmtree(tmp, ignore_errors=True)
             (logs / f"{result.student}.log").write_text(result.log)
             results.append(result)
-            if not quiet:
-                total = sum(v for v in result.scores.values() if v is not None)
-                note = "" if result.ok else "  GRADING FAILED (0, flagged)"
-                note += f"  held for review: {sorted(result.flags)}" if result.flags else ""
-                print(f"{result.student:>20}: {total:5.1f} points in {result.seconds:5.1f} s "
-                      f"(slowest cell {result.slowest_cell:.1f} s){note}", flush=True)
+    verdicts = _run_judge(root, assignment, results)
+    for result in results:
+        _apply_verdicts(root, assignment, result, None if verdicts is None else verdicts.get(result.student, {}))
+        if not quiet:
+            total = sum(v for v in result.scores.values() if v is not None)
+            note = "" if result.ok else "  GRADING FAILED (0, flagged)"
+            note += f"  held for review: {sorted(result.flags)}" if result.flags else ""
+            print(f"{result.student:>20}: {total:5.1f} points in {result.seconds:5.1f} s "
+                  f"(slowest cell {result.slowest_cell:.1f} s){note}", flush=True)
     return sorted(results, key=lambda r: r.student)
 
 
