@@ -55,6 +55,7 @@ CPU_LIMIT_S = int(os.environ.get("COURSE_GRADING_CPU_S", "3600"))
 FILE_SIZE_LIMIT_MB = 512
 TIMEOUT_GRACE_S = 10  # after an interrupt, a kernel that does not answer within this is killed
 USAGE_FILE = ".grading-usage.json"
+RECORDS_LOG = "judge-records.jsonl"  # what the kernel recorded for the judge (outside the sandbox)
 
 
 def course_root() -> Path:
@@ -124,6 +125,54 @@ def export(to: str = "grades.csv", root: Path | None = None) -> Path:
     out = (root / to) if not Path(to).is_absolute() else Path(to)
     _nbgrader(["export", f"--CsvExportPlugin.to={out}"], root)
     return out
+
+
+# ------------------------------------------------------------ feedback filter
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_HIDDEN_BLOCK = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS\n?", re.S)
+WITHHELD = "[output withheld from feedback: it shows part of a hidden test]\n"
+
+
+def _output_text(out: Any) -> str:
+    data = out.get("data", {})
+    parts = [out.get("text", ""), out.get("evalue", ""), "\n".join(out.get("traceback", [])),
+             data.get("text/plain", ""), data.get("text/html", ""), data.get("text/markdown", "")]
+    return _ANSI.sub("", "\n".join(p if isinstance(p, str) else "".join(p) for p in parts))
+
+
+def strip_hidden_tests(nb: Any) -> Any:
+    """The notebook as students may see it in feedback: no hidden test, no output that quotes one.
+
+    Hidden sections are removed from every cell; any output (a traceback of a
+    failing hidden assert, or text a submission printed while graded) that
+    contains a line of a hidden test is replaced by a short notice. Used by
+    the course's feedback command (``FeedbackFilter`` in nbgrader_config.py).
+    """
+    lines: set[str] = set()
+    for cell in nb.cells:
+        for block in _HIDDEN_BLOCK.findall(cell.source):
+            lines |= {ln.strip() for ln in block.splitlines() if len(ln.strip()) >= 8}
+    for cell in nb.cells:
+        cell.source = _HIDDEN_BLOCK.sub("", cell.source)
+        for i, out in enumerate(cell.get("outputs", [])):
+            text = _output_text(out)
+            if any(line in text for line in lines):
+                from nbformat.v4 import new_output
+                cell.outputs[i] = new_output("stream", name="stderr", text=WITHHELD)
+    return nb
+
+
+def _feedback_filter_class() -> type:
+    from nbconvert.preprocessors import Preprocessor
+
+    class FeedbackFilter(Preprocessor):
+        """nbgrader generate_feedback step: strip hidden tests (see strip_hidden_tests)."""
+
+        def preprocess(self, nb, resources):  # type: ignore[override]
+            return strip_hidden_tests(nb), resources
+
+    FeedbackFilter.__module__ = __name__
+    return FeedbackFilter
 
 
 # ------------------------------------------------------------- tampering scan
@@ -247,7 +296,7 @@ def _bwrap_command(scratch: Path, runtime: Path, kernel_argv: list[str], env: di
 
 def _kernel_env(scratch: Path) -> dict[str, str]:
     keep = ("PATH", "LANG", "LC_ALL", "COURSE_DATA_DIR", "COURSE_CACHE_DIR", "TF_CPP_MIN_LOG_LEVEL",
-            "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "COURSE_GRADING_TESTS",
+            "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "COURSE_GRADING_TESTS", "COURSE_JUDGE_LOG",
             "PYTHONHASHSEED", "KERAS_BACKEND")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     for var in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR"):  # symlinked folders: the sandbox mounts the target
@@ -317,7 +366,9 @@ def load_ipython_extension(ip: Any) -> None:  # pragma: no cover - runs inside t
     import atexit
     import builtins  # noqa: F401
     from helpers import judge
-    judge.start_recording(Path.cwd() / judge.RECORDS)  # before the snapshot, so that restoring keeps it
+    log = os.environ.pop(judge.RECORDS_ENV, "")
+    if log:  # before the snapshot, so that restoring the modules keeps record mode
+        judge.start_recording(log)
     import math  # noqa: F401
     import numpy  # noqa: F401
     import sklearn.metrics  # noqa: F401
@@ -422,8 +473,8 @@ def _sandbox_execute_class() -> type:
 
 
 def __getattr__(name: str) -> Any:  # lazy: nbgrader is only needed on the instructor side
-    if name == "SandboxExecute":
-        cls = _sandbox_execute_class()
+    if name in ("SandboxExecute", "FeedbackFilter"):
+        cls = _sandbox_execute_class() if name == "SandboxExecute" else _feedback_filter_class()
         globals()[name] = cls
         return cls
     raise AttributeError(name)
@@ -503,6 +554,53 @@ def _test_hashes(db: Path, assignment: str) -> list[str]:
     return sorted(hashes)
 
 
+class _RecordReader:
+    """Copies what the sandboxed kernel writes into its records FIFO to a file outside the sandbox.
+
+    Lines are kept in arrival order, so a record cannot be changed after the
+    call that produced it (the judge keeps the first record of every call).
+    """
+
+    MAX_BYTES = 512 * 2**20
+
+    def __init__(self, fifo: Path, out: Path) -> None:
+        import threading
+        os.mkfifo(fifo, 0o600)
+        self._rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self._wfd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # no EOF while the kernel is not writing
+        self._out, self._stop = open(out, "wb"), threading.Event()
+        self._written = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        import select
+        while select.select([self._rfd], [], [], 0)[0]:
+            try:
+                chunk = os.read(self._rfd, 1 << 20)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            if self._written < self.MAX_BYTES:
+                self._out.write(chunk)
+                self._written += len(chunk)
+
+    def _run(self) -> None:
+        import select
+        while not self._stop.is_set():
+            if select.select([self._rfd], [], [], 0.2)[0]:
+                self._drain()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._drain()
+        for fd in (self._rfd, self._wfd):
+            os.close(fd)
+        self._out.close()
+
+
 def _grade_in_sandbox(root: Path, assignment: str, student: str, timeout: int,
                       cell_timeout: int, memory_gb: float) -> tuple[Result, Path]:
     """Autograde one submission in a throwaway course copy; return the result and that copy."""
@@ -531,6 +629,8 @@ def _grade_in_sandbox(root: Path, assignment: str, student: str, timeout: int,
            "COURSE_ROOT": str(tmp), "PYTHONPATH": str(REPO_ROOT), "COURSE_GRADING_IPC_DIR": str(runtime), "COURSE_GRADING_MEMORY_GB": str(memory_gb)}
     env.pop("COURSE_EXCHANGE", None)
     env["PATH"] = _venv_path(env.get("PATH", ""))
+    env["COURSE_JUDGE_LOG"] = str(runtime / "judge.fifo")
+    reader = _RecordReader(runtime / "judge.fifo", tmp / RECORDS_LOG)
     cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force"]
     proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
@@ -542,6 +642,8 @@ def _grade_in_sandbox(root: Path, assignment: str, student: str, timeout: int,
         out, _ = proc.communicate()
         out += f"\n[grading] submission exceeded {timeout} s and was stopped\n"
         ok = False
+    finally:
+        reader.close()
     if skipped:
         out += f"\n[grading] not copied (symlinks or special files): {skipped}\n"
     graded = tmp / "autograded" / student / assignment
@@ -566,8 +668,13 @@ def _import_scores(root: Path, assignment: str, result: Result, tmp: Path) -> No
             pass
         usage_file.unlink()
     flags: dict[str, dict[str, list[str]]] = {}
+    records = _records_path(root, assignment, result.student)
+    records.unlink(missing_ok=True)
     if result.ok:
         _copy_regular(graded, dest)
+        if (tmp / RECORDS_LOG).is_file():
+            records.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(tmp / RECORDS_LOG, records)
         for path in sorted(dest.glob("*.ipynb")):
             found = scan_notebook(nbformat.read(path, as_version=4))
             if found:
@@ -620,7 +727,7 @@ def _run_judge(root: Path, assignment: str, results: list[Result]) -> dict[str, 
     ok = [r for r in results if r.ok]
     if not ok:
         return {}
-    folders = {str(root / "autograded" / r.student / assignment / _judge_records()): r.student for r in ok}
+    folders = {str(_records_path(root, assignment, r.student)): r.student for r in ok}
     with tempfile.TemporaryDirectory(prefix="judge-") as tmp:
         out = Path(tmp) / "verdicts.json"
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
@@ -635,9 +742,9 @@ def _run_judge(root: Path, assignment: str, results: list[Result]) -> dict[str, 
     return {folders[k]: v for k, v in raw.items()}
 
 
-def _judge_records() -> str:
-    from helpers.judge import RECORDS
-    return RECORDS
+def _records_path(root: Path, assignment: str, student: str) -> Path:
+    """Where a submission's records are kept for the judge (instructor side, never in a sandbox)."""
+    return root / "grading-records" / assignment / f"{student}.jsonl"
 
 
 def _apply_verdicts(root: Path, assignment: str, result: Result, verdicts: dict[str, dict] | None) -> None:

@@ -13,9 +13,10 @@ A hidden test calls the learner's function through :func:`graded`::
 * ``check`` (default: an instructor running the notebook, ``nbgrader validate``,
   the lesson tests): it returns the function itself; the asserts judge in-process.
 * ``record`` (the sandboxed grading kernel; helpers.grading switches it on): it
-  calls the learner's function and writes every return value as plain data (JSON,
-  arrays as ``.npy`` loaded without pickle) under ``.judge-records/`` in the
-  submission's scratch folder. Whatever the kernel's asserts conclude is ignored.
+  calls the learner's function and sends every return value, as soon as it is
+  returned, as plain data (JSON, arrays as ``.npy`` loaded without pickle) down
+  a FIFO that the instructor-side grading process reads while the notebook runs.
+  Whatever the kernel's asserts conclude is ignored.
 * ``judge`` (``python -m helpers.judge``, a process that never executes student
   code): the hidden sections of the *source* notebook (solutions/, instructor
   code) run again, with ``graded`` replaying the recorded values; the reference
@@ -41,12 +42,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-RECORDS = ".judge-records"
+RECORDS_ENV = "COURSE_JUDGE_LOG"  # the FIFO the sandboxed kernel records into
 MAX_RECORD_BYTES = 64 * 2**20
 MAX_CALLS = 500  # per graded() wrapper: later calls (outside the hidden tests) are not recorded
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
-_state: dict[str, Any] = {"mode": "check", "dir": None, "records": None, "wraps": {}}
+_state: dict[str, Any] = {"mode": "check", "stream": None, "records": {}, "wraps": {}}
 
 
 class MissingRecord(BaseException):
@@ -68,13 +69,19 @@ class Opaque:
 
 
 # ------------------------------------------------------------------ modes
-def start_recording(folder: Path) -> None:
-    """Record mode (the sandboxed grading kernel, called by helpers.grading's kernel extension)."""
-    _state.update(mode="record", dir=Path(folder), wraps={})
+def start_recording(log: Path | str) -> None:
+    """Record mode (the sandboxed grading kernel): append one JSON line per call to ``log``.
+
+    In the sandbox ``log`` is a FIFO read by the instructor-side grading process
+    as the lines arrive, so a record cannot be rewritten after the call (the
+    first record of a call wins; see :func:`read_log`).
+    """
+    stream = open(log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as the kernel
+    _state.update(mode="record", stream=stream, wraps={})
 
 
-def _start_judging(records: Path) -> None:
-    _state.update(mode="judge", records=Path(records), wraps={})
+def _start_judging(records: dict) -> None:
+    _state.update(mode="judge", records=records, wraps={})
 
 
 def graded(name: str, fn: Callable) -> Callable:
@@ -89,7 +96,7 @@ def graded(name: str, fn: Callable) -> Callable:
     key = f"{name}.{k}"
     if mode == "record":
         return _recorder(key, getattr(fn, "_judge_original", fn))
-    return _replayer(key, _state["records"] / key)
+    return _replayer(key, _state["records"])
 
 
 # -------------------------------------------------------- plain-data codec
@@ -161,7 +168,6 @@ def decode(data: Any, depth: int = 0) -> Any:
 
 # ------------------------------------------------------- record and replay
 def _recorder(key: str, fn: Callable) -> Callable:
-    folder = Path(_state["dir"]) / key
     calls = [0]
 
     def record(*args: Any, **kwargs: Any) -> Any:
@@ -172,40 +178,55 @@ def _recorder(key: str, fn: Callable) -> Callable:
         try:
             out = fn(*args, **kwargs)
         except Exception as exc:
-            _write(folder / f"{i}.json", json.dumps({"raised": type(exc).__name__, "message": str(exc)[:500]}))
+            _emit({"key": key, "i": i, "raised": type(exc).__name__, "message": str(exc)[:500]})
             raise
-        try:
-            data = {"returned": encode(out)}
+        try:  # described now: a lazy object cannot change its answer later
+            data = {"key": key, "i": i, "returned": encode(out)}
         except Exception as exc:  # a value that refuses to be described records nothing usable
-            data = {"unrecordable": repr(exc)[:200]}
-        text = json.dumps(data)
-        if len(text) > MAX_RECORD_BYTES:
-            text = json.dumps({"unrecordable": f"larger than {MAX_RECORD_BYTES} bytes"})
-        _write(folder / f"{i}.json", text)
+            data = {"key": key, "i": i, "unrecordable": repr(exc)[:200]}
+        _emit(data)
         return out
 
     record._judge_original = fn  # type: ignore[attr-defined]
     return record
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+def _emit(data: dict) -> None:
+    text = json.dumps(data)
+    if len(text) > MAX_RECORD_BYTES:
+        text = json.dumps({"key": data["key"], "i": data["i"], "unrecordable": "too large"})
+    _state["stream"].write(text + "\n")
+    _state["stream"].flush()
 
 
-def _replayer(key: str, folder: Path) -> Callable:
+def read_log(path: Path) -> dict[tuple[str, int], dict]:
+    """Records of one submission: the first line of each call wins; reading stops at a malformed line."""
+    records: dict[tuple[str, int], dict] = {}
+    if not Path(path).is_file():
+        return records
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if len(line) > MAX_RECORD_BYTES + 1000:
+                break
+            try:
+                data = json.loads(line)
+                key, i = str(data["key"]), int(data["i"])
+            except (ValueError, KeyError, TypeError):
+                break
+            records.setdefault((key, i), data)
+    return records
+
+
+def _replayer(key: str, records: dict) -> Callable:
     calls = [0]
 
     def replay(*args: Any, **kwargs: Any) -> Any:
         i = calls[0]
         calls[0] += 1
-        path = folder / f"{i}.json"
-        if not path.is_file() or path.is_symlink():
+        data = records.get((key, i))
+        if data is None:
             raise MissingRecord(f"no record of call {i} of {key.split('.')[0]} (the hidden test never got there)")
-        if path.stat().st_size > MAX_RECORD_BYTES:
-            raise MissingRecord(f"record {key}/{i} is too large")
         try:
-            data = json.loads(path.read_text())
             raised = str(data["raised"]) if "raised" in data else None
             value = None if raised else decode(data["returned"])
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
@@ -298,13 +319,13 @@ def _prelude(source_nb: Any) -> tuple[list[str], list[str], list[str]]:
 
 
 def judge(source_nb: Any, records: Path) -> dict[str, dict[str, Any]]:
-    """Verdict of every hidden test of ``source_nb`` (instructor version) given one submission's records.
+    """Verdict of every hidden test of ``source_nb`` (instructor version) given one submission's record log.
 
     Returns ``{grade_id: {"passed": bool, "message": str}}``. Runs instructor
     code only: the prelude, the hidden sections, and replays of the records.
     """
     imports, defs, answers = _prelude(source_nb)
-    _start_judging(records)
+    _start_judging(read_log(records))
     ns: dict[str, Any] = {"__name__": "__judge__"}
     for stmt in imports:
         try:
@@ -337,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m helpers.judge SOURCE.ipynb RECORDS_DIR... --out F``: write {records_dir: verdicts} as JSON."""
     parser = argparse.ArgumentParser(prog="python -m helpers.judge", description=main.__doc__)
     parser.add_argument("source", help="the instructor notebook (solutions/<lesson>/<lesson>.ipynb)")
-    parser.add_argument("records", nargs="+", help="a submission's .judge-records folder (missing: all tests fail)")
+    parser.add_argument("records", nargs="+", help="a submission's record log (missing: all tests fail)")
     parser.add_argument("--out", required=True, help="where to write {records_dir: verdicts} as JSON")
     args = parser.parse_args(argv)
     import nbformat
