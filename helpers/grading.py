@@ -164,9 +164,12 @@ def strip_hidden_tests(nb: Any) -> Any:
 
 def _feedback_filter_class() -> type:
     from nbconvert.preprocessors import Preprocessor
+    from traitlets import Bool
 
     class FeedbackFilter(Preprocessor):
         """nbgrader generate_feedback step: strip hidden tests (see strip_hidden_tests)."""
+
+        enabled = Bool(True).tag(config=True)  # nbconvert registers preprocessors disabled by default
 
         def preprocess(self, nb, resources):  # type: ignore[override]
             return strip_hidden_tests(nb), resources
