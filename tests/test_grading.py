@@ -593,3 +593,74 @@ def test_feedback_of_every_lesson_contains_no_hidden_test_line(tmp_path):
         leaked = [ln for ln in hidden if ln in shown or (len(ln) >= 25 and ln in text)]
         assert not leaked, f"{lesson}: feedback shows hidden-test lines {leaked[:3]}"
         assert "def " in text or "assert" in text, f"{lesson}: feedback lost the visible cells"
+
+
+# ------------------------------- in-kernel tricks on a real lesson, one batch
+LESSON05 = "05_evaluation"
+
+
+def load_attacks():
+    """tests/fixtures/grading/attacks.py, the tricks as data."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("attacks", REPO_ROOT / "tests/fixtures/grading/attacks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def submit_attack(root: Path, assignment: str, student: str, attack: dict, good: dict[str, str]) -> Path:
+    """One submission from the release: the attack's answers, its honest answers, its added cell."""
+    answers = dict(attack.get("answers", {}))
+    answers.update({gid: good[gid] for gid in attack.get("honest", [])})
+
+    def add_cell(nb):
+        if attack.get("added"):
+            first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+            nb.cells.insert(first + 1, nbformat.v4.new_code_cell(attack["added"]))
+    return submit(root, assignment, student, answers, edit=add_cell)
+
+
+@pytest.fixture(scope="module")
+def attack_batch(env, cold_run):
+    if not (REPO_ROOT / "solutions" / LESSON05).is_dir():
+        pytest.skip("lesson 05 is missing")
+    cold_run(LESSON05)  # the sandbox reads the lesson's cached training runs
+    attacks = load_attacks()
+    root = make_course(env / "attacks", [LESSON05])
+    use_course(root)
+    grading.release(LESSON05, root=root)
+    good = answers_of(root / "solutions" / LESSON05 / f"{LESSON05}.ipynb")
+    submit(root, LESSON05, "honest", good)
+    submit(root, LESSON05, "literal", {"ex1_sens_spec": good["ex1_sens_spec"], "ex2_bootstrap_ci": attacks.LITERAL_CI})
+    for name, attack in attacks.LESSON05.items():
+        submit_attack(root, LESSON05, name, attack, good)
+    results = grading.autograde(LESSON05, jobs=2, root=root, quiet=True)
+    return root, {r.student: r for r in results}
+
+
+@needs_bwrap
+@pytest.mark.parametrize("student, ex1, ex2", [
+    ("honest", 4, 4),
+    ("literal", 4, 4),            # returns np.percentile's array, as the instructions say
+    ("input_transformer", 0, 0),  # added cell turning every cell with `assert` into `pass`
+    ("ast_transformer", 0, 0),    # answer cell removing asserts from every later cell
+    ("custom_exc", 0, 0),         # answer cell swallowing AssertionError
+    ("always_equal", 0, 0),       # ndarray subclass whose comparisons always succeed
+    ("frame_reader", 4, 0),       # ex 2 reads the hidden test's expected values from the caller's frame
+    ("monkeypatch", 0, 0),        # ex 1 patches np.allclose at call time
+])
+def test_in_kernel_tricks_score_zero(attack_batch, student, ex1, ex2):
+    root, results = attack_batch
+    assert results[student].ok, results[student].log[-3000:]
+    got = scores(root, LESSON05)[student]
+    assert (got["ex1_sens_spec_tests"], got["ex2_bootstrap_ci_tests"]) == (ex1, ex2), got
+    assert got["review"] is False, got
+
+
+@needs_bwrap
+def test_following_the_ci_instructions_literally_passes_the_self_check(attack_batch):
+    root, _ = attack_batch
+    nb = nbformat.read(root / "autograded" / "literal" / LESSON05 / f"{LESSON05}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex2_bootstrap_ci_tests")
+    assert not [o for o in cell.outputs if o.output_type == "error"], cell.outputs
+    assert any("Self-check passed" in o.get("text", "") for o in cell.outputs)
