@@ -1,6 +1,7 @@
 """Instructor commands for one nbgrader cycle, with sandboxed autograding.
 
     python -m helpers.grading release  ASSIGNMENT            generate + release to the exchange
+    python -m helpers.grading due      ASSIGNMENT WHEN       due date (ISO 8601 with time zone)
     python -m helpers.grading collect  ASSIGNMENT [--zip F]  from the exchange, or an LMS zip download
     python -m helpers.grading autograde ASSIGNMENT [--student S] [--jobs N]
     python -m helpers.grading feedback ASSIGNMENT             generate (and release) feedback
@@ -107,8 +108,56 @@ def collect(assignment: str, zip_file: str | None = None, regexp: str | None = N
     archive = root / "downloaded" / assignment / "archive"
     archive.mkdir(parents=True, exist_ok=True)
     shutil.copy(zip_file, archive / Path(zip_file).name)
-    _nbgrader(["zip_collect", assignment, "--force",
-               f"--FileNameCollectorPlugin.named_regexp={regexp or lms_regexp(assignment, root)}"], root)
+    regexp = regexp or lms_regexp(assignment, root)
+    _nbgrader(["zip_collect", assignment, "--force", f"--FileNameCollectorPlugin.named_regexp={regexp}"], root)
+    _stamp_zip_times(assignment, zip_file, regexp, root)
+
+
+def parse_due(text: str) -> "datetime":
+    """A due date with its time zone (ISO 8601, e.g. ``2026-12-01T23:59+01:00`` or ``...Z``), as naive UTC."""
+    from datetime import datetime, timezone
+    try:
+        due = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"due date {text!r} is not ISO 8601: write e.g. 2026-12-01T23:59+01:00") from None
+    if due.tzinfo is None:
+        raise ValueError(f"due date {text!r} has no time zone: add one, e.g. {text}+00:00 (UTC)")
+    return due.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def set_due_date(assignment: str, due: str, root: Path | None = None) -> "datetime":
+    """Record an assignment's due date in gradebook.db (nbgrader marks later submissions late)."""
+    from nbgrader.api import Gradebook
+    root = root or course_root()
+    when = parse_due(due)
+    with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+        gb.update_or_create_assignment(assignment, duedate=when)
+    return when
+
+
+def _stamp_zip_times(assignment: str, zip_file: str, regexp: str, root: Path) -> dict[str, str]:
+    """Give every submission collected from an LMS zip a timestamp.txt: the time the zip stores for its file.
+
+    nbgrader's zip_collect keeps none, so without this a zip submission is never late. Zip times carry no
+    time zone: they are read in ``COURSE_ZIP_TIMEZONE`` (default UTC). The latest file of a student wins.
+    """
+    import zipfile
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    tz = ZoneInfo(os.environ.get("COURSE_ZIP_TIMEZONE", "UTC"))
+    pattern, stamps = re.compile(regexp), {}
+    with zipfile.ZipFile(zip_file) as z:
+        for info in z.infolist():
+            match = pattern.match(info.filename)
+            if match:
+                when = datetime(*info.date_time, tzinfo=tz).astimezone(ZoneInfo("UTC"))
+                student = match.group("student_id")
+                stamps[student] = max(stamps.get(student, ""), when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    for student, stamp in stamps.items():
+        folder = root / "submitted" / student / assignment
+        if folder.is_dir():
+            (folder / "timestamp.txt").write_text(stamp)
+    return stamps
 
 
 def feedback(assignment: str, release_to_exchange: bool = True, root: Path | None = None) -> None:
@@ -884,6 +933,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="only these students (repeatable)")
     p.add_argument("--jobs", type=int, default=int(os.environ.get("COURSE_GRADING_JOBS", "1")))
+    p = sub.add_parser("due", help="set an assignment's due date (later submissions are marked late)")
+    p.add_argument("assignment")
+    p.add_argument("when", help="ISO 8601 with a time zone, e.g. 2026-12-01T23:59+01:00")
     p = sub.add_parser("feedback", help="generate feedback (and release it to the exchange)")
     p.add_argument("assignment")
     p.add_argument("--no-release", action="store_true")
@@ -906,6 +958,8 @@ def main(argv: list[str] | None = None) -> int:
         failed = [r.student for r in results if not r.ok]
         print(f"{len(results)} submissions in {time.perf_counter() - t0:.0f} s; "
               f"failed as a whole: {failed or 'none'}; logs in grading-logs/{args.assignment}/")
+    elif args.cmd == "due":
+        print(f"{args.assignment} due {set_due_date(args.assignment, args.when):%Y-%m-%d %H:%M} UTC")
     elif args.cmd == "feedback":
         feedback(args.assignment, release_to_exchange=not args.no_release)
     elif args.cmd == "export":

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import nbformat
@@ -317,10 +318,13 @@ def fixture_batch(env):
     # bob's half-right notebook arrives in an LMS download
     bob = submit(root, FIXTURE, "bob", {"ex_square": sq})
     lms = env / "lms.zip"
-    with zipfile.ZipFile(lms, "w") as z:
-        z.write(bob, f"bob_12345_attempt1_{FIXTURE}.ipynb")
+    with zipfile.ZipFile(lms, "w") as z:  # uploaded long before the due date (the zip keeps that time)
+        z.writestr(zipfile.ZipInfo(f"bob_12345_attempt1_{FIXTURE}.ipynb", date_time=(2020, 1, 2, 3, 4, 5)),
+                   bob.read_bytes())
     shutil.rmtree(root / "submitted" / "bob")
     grading.collect(FIXTURE, zip_file=str(lms), root=root)
+    # due an hour ago: alice (through the exchange, just now) is late, bob (zip time 2020) is not
+    grading.set_due_date(FIXTURE, (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(), root=root)
 
     submit(root, FIXTURE, "loop", {"ex_square": "while True:\n    pass\n" + sq, "ex_add": add})
     submit(root, FIXTURE, "stubborn_loop", {"ex_square": sq, "ex_add": (
@@ -385,6 +389,18 @@ def test_sandbox_hides_solutions_gradebook_and_other_students(fixture_batch):
     assert all(v != 99 for s in got.values() for k, v in s.items() if k not in ("total", "review"))
     assert not [p for p in ("pwned.txt", "helpers/pwned.txt", "datasets/pwned.txt") if (REPO_ROOT / p).exists()]
     assert cache_before == cache_after, "a submission wrote into the course cache"
+
+
+@needs_bwrap
+def test_due_date_marks_late_submissions(fixture_batch):
+    from nbgrader.api import Gradebook
+    root = fixture_batch[0]
+    with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+        alice, bob = (gb.find_submission(FIXTURE, s) for s in ("alice", "bob"))
+        assert alice.total_seconds_late > 0, (alice.timestamp, alice.duedate)
+        assert bob.timestamp == datetime(2020, 1, 2, 3, 4, 5) and bob.total_seconds_late == 0
+    with pytest.raises(ValueError, match="time zone"):
+        grading.set_due_date(FIXTURE, "2026-12-01 23:59", root=root)
 
 
 @needs_bwrap
