@@ -26,7 +26,7 @@ A ?= 01_background
 JOBS ?= 2
 
 .PHONY: help setup course prepare workspace lab instructor release test bench clean-cache \
-        release-to-students collect autograde feedback grades grading-bench
+        release-to-students due collect autograde feedback grades grading-bench
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST); \
@@ -35,7 +35,8 @@ help:
 	echo "  make instructor  JupyterLab at the repository root, with nbgrader's formgrader"; \
 	echo "  make release     regenerate notebooks/ (student release) from solutions/ with nbgrader"; \
 	echo "  make bench       execute every lesson cold and warm and print the timing report"; \
-	echo "  make release-to-students|collect|autograde|feedback|grades A=<lesson>   (docs/instructor.md)"
+	echo "  make release-to-students|collect|autograde|feedback|grades A=<lesson>   (docs/instructor.md)"; \
+	echo "  make due A=<lesson> WHEN=2026-12-01T23:59+01:00   due date (later submissions marked late)"
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -73,6 +74,9 @@ clean-cache:
 
 release-to-students: setup
 	$(PY) -m helpers.grading release $(A)
+
+due: setup
+	$(PY) -m helpers.grading due $(A) $(WHEN)
 
 collect: setup
 	$(PY) -m helpers.grading collect $(A) $(if $(ZIP),--zip $(ZIP))
