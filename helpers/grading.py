@@ -574,7 +574,9 @@ c.SandboxExecute.interrupt_on_timeout = True
 c.SandboxExecute.raise_on_iopub_timeout = False
 c.KernelManager.transport = "ipc"
 c.KernelManager.ip = "{runtime}/k"
+c.LateSubmissionPlugin.penalty_method = {penalty!r}
 """
+LATE_PENALTIES = ("none", "zero")  # nbgrader's LateSubmissionPlugin methods
 
 
 def _copy_regular(src: Path, dst: Path) -> list[str]:
@@ -653,6 +655,14 @@ class _RecordReader:
         self._out.close()
 
 
+def late_penalty() -> str:
+    """What a late submission costs: ``COURSE_LATE_PENALTY`` = none (only marked late) or zero."""
+    method = os.environ.get("COURSE_LATE_PENALTY", "none")
+    if method not in LATE_PENALTIES:
+        raise ValueError(f"COURSE_LATE_PENALTY={method!r}: use one of {', '.join(LATE_PENALTIES)}")
+    return method
+
+
 def _grade_in_sandbox(root: Path, assignment: str, student: str, timeout: int,
                       cell_timeout: int, memory_gb: float) -> tuple[Result, Path]:
     """Autograde one submission in a throwaway course copy; return the result and that copy."""
@@ -670,7 +680,8 @@ def _grade_in_sandbox(root: Path, assignment: str, student: str, timeout: int,
             shutil.copyfile(extra, tmp / "solutions" / assignment / extra.name)
     course_id = os.environ.get("COURSE_ID", "transfer-learning-medicine")
     (tmp / "nbgrader_config.py").write_text(_CONFIG.format(
-        root=str(tmp), course_id=course_id, kernel=KERNEL_NAME, timeout=cell_timeout, runtime=runtime))
+        root=str(tmp), course_id=course_id, kernel=KERNEL_NAME, timeout=cell_timeout, runtime=runtime,
+        penalty=late_penalty()))
     spec = {"argv": [sys.executable, "-m", "helpers.grading", "kernel", "{connection_file}"],
             "display_name": "Python 3 (grading sandbox)", "language": "python",
             "interrupt_mode": "message"}  # a signal would stop at bwrap; ipykernel interrupts itself
