@@ -319,7 +319,7 @@ def fixture_batch(env):
     bob = submit(root, FIXTURE, "bob", {"ex_square": sq})
     lms = env / "lms.zip"
     with zipfile.ZipFile(lms, "w") as z:  # uploaded long before the due date (the zip keeps that time)
-        z.writestr(zipfile.ZipInfo(f"bob_12345_attempt1_{FIXTURE}.ipynb", date_time=(2020, 1, 2, 3, 4, 5)),
+        z.writestr(zipfile.ZipInfo(f"bob_12345_attempt1_{FIXTURE}.ipynb", date_time=(2020, 1, 2, 3, 4, 6)),
                    bob.read_bytes())
     shutil.rmtree(root / "submitted" / "bob")
     grading.collect(FIXTURE, zip_file=str(lms), root=root)
@@ -398,7 +398,7 @@ def test_due_date_marks_late_submissions(fixture_batch):
     with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
         alice, bob = (gb.find_submission(FIXTURE, s) for s in ("alice", "bob"))
         assert alice.total_seconds_late > 0, (alice.timestamp, alice.duedate)
-        assert bob.timestamp == datetime(2020, 1, 2, 3, 4, 5) and bob.total_seconds_late == 0
+        assert bob.timestamp == datetime(2020, 1, 2, 3, 4, 6) and bob.total_seconds_late == 0
     with pytest.raises(ValueError, match="time zone"):
         grading.set_due_date(FIXTURE, "2026-12-01 23:59", root=root)
 
