@@ -17,8 +17,12 @@ and its kernel runs inside bubblewrap: only the submission's scratch folder is
 writable; the Python installation, ``helpers/``, the data and the cache are
 mounted read-only; the course folder, other submissions, the gradebook and the
 network are not there at all; memory, file size and CPU time are capped by
-rlimits and each cell by a timeout. The instructor-side process then imports
-the scores into the real gradebook. See docs/instructor.md for the limits.
+rlimits and each cell by a timeout. The kernel's own verdicts on hidden tests
+are not trusted: it only records what the learner's functions returned
+(helpers.judge), through a FIFO read here, and one judge process outside the
+sandbox re-runs the hidden tests of solutions/ against those records. The
+instructor-side process imports the scores and the judge's verdicts into the
+real gradebook. See docs/instructor.md for the limits.
 
 Importable inside the sandboxed kernel (``load_ipython_extension`` restores
 NumPy, scikit-learn, builtins and the course's metric helpers before every
