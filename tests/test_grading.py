@@ -8,7 +8,13 @@ gradebook or exchange). Two autograde batches, each graded two at a time:
     timeout: runaway loops, a huge allocation, kernels that kill themselves,
     the isolation attacks (reading solutions/, rewriting gradebook.db), a
     symlinked submission, and the exchange / LMS-zip / feedback / export cycle.
-Plus a cheap check that no release contains a line of any solution or hidden test.
+  * lesson 05's real release (issue 13): an honest submission, one that follows
+    the CI instructions literally, and the in-kernel tricks of
+    tests/fixtures/grading/attacks.py, all in one batch: the judge
+    (helpers.judge), not the kernel, gives the verdicts.
+Plus cheap checks: no release contains a line of any solution or hidden test;
+the judge passes every lesson's reference answers and fails without records;
+plain-data records, model facts; feedback of every lesson shows no hidden line.
 """
 from __future__ import annotations
 
