@@ -30,7 +30,7 @@ JOBS ?= 2
 
 .PHONY: help setup setup-dev course prepare status workspace lab instructor release test test-fast test-lesson \
         bench clean-cache \
-        release-to-students collect autograde feedback grades grading-bench
+        release-to-students due collect autograde feedback grades grading-bench
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST); \
@@ -42,7 +42,8 @@ help:
 	echo "  make instructor  JupyterLab at the repository root, with nbgrader's formgrader"; \
 	echo "  make release     regenerate notebooks/ (student release) from solutions/ with nbgrader"; \
 	echo "  make bench       execute every lesson cold and warm and print the timing report"; \
-	echo "  make release-to-students|collect|autograde|feedback|grades A=<lesson>   (docs/instructor.md)"
+	echo "  make release-to-students|collect|autograde|feedback|grades A=<lesson>   (docs/instructor.md)"; \
+	echo "  make due A=<lesson> WHEN=2026-12-01T23:59+01:00   due date (later submissions marked late)"
 
 # The interpreter is checked (supported Python and platform, else one message naming
 # what to use instead) before .venv is created and before pip runs.
@@ -110,6 +111,9 @@ clean-cache:
 
 release-to-students: setup
 	$(PY) -m helpers.grading release $(A)
+
+due: setup
+	$(PY) -m helpers.grading due $(A) $(WHEN)
 
 collect: setup
 	$(PY) -m helpers.grading collect $(A) $(if $(ZIP),--zip $(ZIP))

@@ -1,6 +1,7 @@
 """Instructor commands for one nbgrader cycle, with sandboxed autograding.
 
     python -m helpers.grading release  ASSIGNMENT            generate + release to the exchange
+    python -m helpers.grading due      ASSIGNMENT WHEN       due date (ISO 8601 with time zone)
     python -m helpers.grading collect  ASSIGNMENT [--zip F]  from the exchange, or an LMS zip download
     python -m helpers.grading autograde ASSIGNMENT [--student S] [--jobs N]
     python -m helpers.grading feedback ASSIGNMENT             generate (and release) feedback
@@ -16,8 +17,12 @@ and its kernel runs inside bubblewrap: only the submission's scratch folder is
 writable; the Python installation, ``helpers/``, the data and the cache are
 mounted read-only; the course folder, other submissions, the gradebook and the
 network are not there at all; memory, file size and CPU time are capped by
-rlimits and each cell by a timeout. The instructor-side process then imports
-the scores into the real gradebook. See docs/instructor.md for the limits.
+rlimits and each cell by a timeout. The kernel's own verdicts on hidden tests
+are not trusted: it only records what the learner's functions returned
+(helpers.judge), through a FIFO read here, and one judge process outside the
+sandbox re-runs the hidden tests of solutions/ against those records. The
+instructor-side process imports the scores and the judge's verdicts into the
+real gradebook. See docs/instructor.md for the limits.
 
 Importable inside the sandboxed kernel (``load_ipython_extension`` restores
 NumPy, scikit-learn, builtins and the course's metric helpers before every
@@ -31,7 +36,6 @@ import io
 import json
 import os
 import re
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -55,6 +59,7 @@ CPU_LIMIT_S = int(os.environ.get("COURSE_GRADING_CPU_S", "3600"))
 FILE_SIZE_LIMIT_MB = 512
 TIMEOUT_GRACE_S = 10  # after an interrupt, a kernel that does not answer within this is killed
 USAGE_FILE = ".grading-usage.json"
+RECORDS_LOG = "judge-records.jsonl"  # what the kernel recorded for the judge (outside the sandbox)
 
 
 def course_root() -> Path:
@@ -106,8 +111,56 @@ def collect(assignment: str, zip_file: str | None = None, regexp: str | None = N
     archive = root / "downloaded" / assignment / "archive"
     archive.mkdir(parents=True, exist_ok=True)
     shutil.copy(zip_file, archive / Path(zip_file).name)
-    _nbgrader(["zip_collect", assignment, "--force",
-               f"--FileNameCollectorPlugin.named_regexp={regexp or lms_regexp(assignment, root)}"], root)
+    regexp = regexp or lms_regexp(assignment, root)
+    _nbgrader(["zip_collect", assignment, "--force", f"--FileNameCollectorPlugin.named_regexp={regexp}"], root)
+    _stamp_zip_times(assignment, zip_file, regexp, root)
+
+
+def parse_due(text: str) -> "datetime":
+    """A due date with its time zone (ISO 8601, e.g. ``2026-12-01T23:59+01:00`` or ``...Z``), as naive UTC."""
+    from datetime import datetime, timezone
+    try:
+        due = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"due date {text!r} is not ISO 8601: write e.g. 2026-12-01T23:59+01:00") from None
+    if due.tzinfo is None:
+        raise ValueError(f"due date {text!r} has no time zone: add one, e.g. {text}+00:00 (UTC)")
+    return due.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def set_due_date(assignment: str, due: str, root: Path | None = None) -> "datetime":
+    """Record an assignment's due date in gradebook.db (nbgrader marks later submissions late)."""
+    from nbgrader.api import Gradebook
+    root = root or course_root()
+    when = parse_due(due)
+    with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+        gb.update_or_create_assignment(assignment, duedate=when)
+    return when
+
+
+def _stamp_zip_times(assignment: str, zip_file: str, regexp: str, root: Path) -> dict[str, str]:
+    """Give every submission collected from an LMS zip a timestamp.txt: the time the zip stores for its file.
+
+    nbgrader's zip_collect keeps none, so without this a zip submission is never late. Zip times carry no
+    time zone: they are read in ``COURSE_ZIP_TIMEZONE`` (default UTC). The latest file of a student wins.
+    """
+    import zipfile
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    tz = ZoneInfo(os.environ.get("COURSE_ZIP_TIMEZONE", "UTC"))
+    pattern, stamps = re.compile(regexp), {}
+    with zipfile.ZipFile(zip_file) as z:
+        for info in z.infolist():
+            match = pattern.match(info.filename)
+            if match:
+                when = datetime(*info.date_time, tzinfo=tz).astimezone(ZoneInfo("UTC"))
+                student = match.group("student_id")
+                stamps[student] = max(stamps.get(student, ""), when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    for student, stamp in stamps.items():
+        folder = root / "submitted" / student / assignment
+        if folder.is_dir():
+            (folder / "timestamp.txt").write_text(stamp)
+    return stamps
 
 
 def feedback(assignment: str, release_to_exchange: bool = True, root: Path | None = None) -> None:
@@ -124,6 +177,57 @@ def export(to: str = "grades.csv", root: Path | None = None) -> Path:
     out = (root / to) if not Path(to).is_absolute() else Path(to)
     _nbgrader(["export", f"--CsvExportPlugin.to={out}"], root)
     return out
+
+
+# ------------------------------------------------------------ feedback filter
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_HIDDEN_BLOCK = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS\n?", re.S)
+WITHHELD = "[output withheld from feedback: it shows part of a hidden test]\n"
+
+
+def _output_text(out: Any) -> str:
+    data = out.get("data", {})
+    parts = [out.get("text", ""), out.get("evalue", ""), "\n".join(out.get("traceback", [])),
+             data.get("text/plain", ""), data.get("text/html", ""), data.get("text/markdown", "")]
+    return _ANSI.sub("", "\n".join(p if isinstance(p, str) else "".join(p) for p in parts))
+
+
+def strip_hidden_tests(nb: Any) -> Any:
+    """The notebook as students may see it in feedback: no hidden test, no output that quotes one.
+
+    Hidden sections are removed from every cell; any output (a traceback of a
+    failing hidden assert, or text a submission printed while graded) that
+    contains a line of a hidden test is replaced by a short notice. Used by
+    the course's feedback command (``FeedbackFilter`` in nbgrader_config.py).
+    """
+    lines: set[str] = set()
+    for cell in nb.cells:
+        for block in _HIDDEN_BLOCK.findall(cell.source):
+            lines |= {ln.strip() for ln in block.splitlines() if len(ln.strip()) >= 8}
+    for cell in nb.cells:
+        cell.source = _HIDDEN_BLOCK.sub("", cell.source)
+        for i, out in enumerate(cell.get("outputs", [])):
+            text = _output_text(out)
+            if any(line in text for line in lines):
+                from nbformat.v4 import new_output
+                cell.outputs[i] = new_output("stream", name="stderr", text=WITHHELD)
+    return nb
+
+
+def _feedback_filter_class() -> type:
+    from nbconvert.preprocessors import Preprocessor
+    from traitlets import Bool
+
+    class FeedbackFilter(Preprocessor):
+        """nbgrader generate_feedback step: strip hidden tests (see strip_hidden_tests)."""
+
+        enabled = Bool(True).tag(config=True)  # nbconvert registers preprocessors disabled by default
+
+        def preprocess(self, nb, resources):  # type: ignore[override]
+            return strip_hidden_tests(nb), resources
+
+    FeedbackFilter.__module__ = __name__
+    return FeedbackFilter
 
 
 # ------------------------------------------------------------- tampering scan
@@ -247,7 +351,7 @@ def _bwrap_command(scratch: Path, runtime: Path, kernel_argv: list[str], env: di
 
 def _kernel_env(scratch: Path) -> dict[str, str]:
     keep = ("PATH", "LANG", "LC_ALL", "COURSE_DATA_DIR", "COURSE_CACHE_DIR", "TF_CPP_MIN_LOG_LEVEL",
-            "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "COURSE_GRADING_TESTS",
+            "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "COURSE_GRADING_TESTS", "COURSE_JUDGE_LOG",
             "PYTHONHASHSEED", "KERAS_BACKEND")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     for var in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR"):  # symlinked folders: the sandbox mounts the target
@@ -264,6 +368,8 @@ def _kernel_env(scratch: Path) -> dict[str, str]:
 
 def _set_limits() -> None:
     """rlimits of the kernel (inherited through bwrap): memory, CPU, file size, no core dumps."""
+    import resource  # Unix only: imported here so that the tests collect on Windows
+
     mem = int(float(os.environ.get("COURSE_GRADING_MEMORY_GB", MEMORY_LIMIT_GB)) * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_LIMIT_S, CPU_LIMIT_S + 5))
@@ -316,6 +422,10 @@ def load_ipython_extension(ip: Any) -> None:  # pragma: no cover - runs inside t
     """
     import atexit
     import builtins  # noqa: F401
+    from helpers import judge
+    log = os.environ.pop(judge.RECORDS_ENV, "")
+    if log:  # before the snapshot, so that restoring the modules keeps record mode
+        judge.start_recording(log)
     import math  # noqa: F401
     import numpy  # noqa: F401
     import sklearn.metrics  # noqa: F401
@@ -420,8 +530,8 @@ def _sandbox_execute_class() -> type:
 
 
 def __getattr__(name: str) -> Any:  # lazy: nbgrader is only needed on the instructor side
-    if name == "SandboxExecute":
-        cls = _sandbox_execute_class()
+    if name in ("SandboxExecute", "FeedbackFilter"):
+        cls = _sandbox_execute_class() if name == "SandboxExecute" else _feedback_filter_class()
         globals()[name] = cls
         return cls
     raise AttributeError(name)
@@ -438,6 +548,7 @@ class Result:
     flags: dict[str, list[str]] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
+    verdicts: dict[str, dict] = field(default_factory=dict)
 
     @property
     def slowest_cell(self) -> float:
@@ -468,7 +579,9 @@ c.SandboxExecute.interrupt_on_timeout = True
 c.SandboxExecute.raise_on_iopub_timeout = False
 c.KernelManager.transport = "ipc"
 c.KernelManager.ip = "{runtime}/k"
+c.LateSubmissionPlugin.penalty_method = {penalty!r}
 """
+LATE_PENALTIES = ("none", "zero")  # nbgrader's LateSubmissionPlugin methods
 
 
 def _copy_regular(src: Path, dst: Path) -> list[str]:
@@ -500,6 +613,61 @@ def _test_hashes(db: Path, assignment: str) -> list[str]:
     return sorted(hashes)
 
 
+class _RecordReader:
+    """Copies what the sandboxed kernel writes into its records FIFO to a file outside the sandbox.
+
+    Lines are kept in arrival order, so a record cannot be changed after the
+    call that produced it (the judge keeps the first record of every call).
+    """
+
+    MAX_BYTES = 512 * 2**20
+
+    def __init__(self, fifo: Path, out: Path) -> None:
+        import threading
+        os.mkfifo(fifo, 0o600)
+        self._rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self._wfd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # no EOF while the kernel is not writing
+        self._out, self._stop = open(out, "wb"), threading.Event()
+        self._written = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        import select
+        while select.select([self._rfd], [], [], 0)[0]:
+            try:
+                chunk = os.read(self._rfd, 1 << 20)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            if self._written < self.MAX_BYTES:
+                self._out.write(chunk)
+                self._written += len(chunk)
+
+    def _run(self) -> None:
+        import select
+        while not self._stop.is_set():
+            if select.select([self._rfd], [], [], 0.2)[0]:
+                self._drain()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._drain()
+        for fd in (self._rfd, self._wfd):
+            os.close(fd)
+        self._out.close()
+
+
+def late_penalty() -> str:
+    """What a late submission costs: ``COURSE_LATE_PENALTY`` = none (only marked late) or zero."""
+    method = os.environ.get("COURSE_LATE_PENALTY", "none")
+    if method not in LATE_PENALTIES:
+        raise ValueError(f"COURSE_LATE_PENALTY={method!r}: use one of {', '.join(LATE_PENALTIES)}")
+    return method
+
+
 def _grade_in_sandbox(root: Path, assignment: str, student: str, timeout: int,
                       cell_timeout: int, memory_gb: float) -> tuple[Result, Path]:
     """Autograde one submission in a throwaway course copy; return the result and that copy."""
@@ -517,7 +685,8 @@ def _grade_in_sandbox(root: Path, assignment: str, student: str, timeout: int,
             shutil.copyfile(extra, tmp / "solutions" / assignment / extra.name)
     course_id = os.environ.get("COURSE_ID", "transfer-learning-medicine")
     (tmp / "nbgrader_config.py").write_text(_CONFIG.format(
-        root=str(tmp), course_id=course_id, kernel=KERNEL_NAME, timeout=cell_timeout, runtime=runtime))
+        root=str(tmp), course_id=course_id, kernel=KERNEL_NAME, timeout=cell_timeout, runtime=runtime,
+        penalty=late_penalty()))
     spec = {"argv": [sys.executable, "-m", "helpers.grading", "kernel", "{connection_file}"],
             "display_name": "Python 3 (grading sandbox)", "language": "python",
             "interrupt_mode": "message"}  # a signal would stop at bwrap; ipykernel interrupts itself
@@ -528,6 +697,8 @@ def _grade_in_sandbox(root: Path, assignment: str, student: str, timeout: int,
            "COURSE_ROOT": str(tmp), "PYTHONPATH": str(REPO_ROOT), "COURSE_GRADING_IPC_DIR": str(runtime), "COURSE_GRADING_MEMORY_GB": str(memory_gb)}
     env.pop("COURSE_EXCHANGE", None)
     env["PATH"] = _venv_path(env.get("PATH", ""))
+    env["COURSE_JUDGE_LOG"] = str(runtime / "judge.fifo")
+    reader = _RecordReader(runtime / "judge.fifo", tmp / RECORDS_LOG)
     cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force"]
     proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
@@ -539,6 +710,8 @@ def _grade_in_sandbox(root: Path, assignment: str, student: str, timeout: int,
         out, _ = proc.communicate()
         out += f"\n[grading] submission exceeded {timeout} s and was stopped\n"
         ok = False
+    finally:
+        reader.close()
     if skipped:
         out += f"\n[grading] not copied (symlinks or special files): {skipped}\n"
     graded = tmp / "autograded" / student / assignment
@@ -563,8 +736,13 @@ def _import_scores(root: Path, assignment: str, result: Result, tmp: Path) -> No
             pass
         usage_file.unlink()
     flags: dict[str, dict[str, list[str]]] = {}
+    records = _records_path(root, assignment, result.student)
+    records.unlink(missing_ok=True)
     if result.ok:
         _copy_regular(graded, dest)
+        if (tmp / RECORDS_LOG).is_file():
+            records.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(tmp / RECORDS_LOG, records)
         for path in sorted(dest.glob("*.ipynb")):
             found = scan_notebook(nbformat.read(path, as_version=4))
             if found:
@@ -606,6 +784,65 @@ def _import_scores(root: Path, assignment: str, result: Result, tmp: Path) -> No
             pass
 
 
+def _run_judge(root: Path, assignment: str, results: list[Result]) -> dict[str, dict[str, dict]] | None:
+    """Verdicts of the hidden tests for every graded submission, from one trusted judge process.
+
+    The judge (helpers.judge) runs outside any sandbox and never executes
+    student code: it reads the plain-data records the sandboxed kernels wrote
+    and re-runs the hidden tests of solutions/ against them. None if it failed.
+    """
+    source = root / "solutions" / assignment / f"{assignment}.ipynb"
+    ok = [r for r in results if r.ok]
+    if not ok:
+        return {}
+    folders = {str(_records_path(root, assignment, r.student)): r.student for r in ok}
+    with tempfile.TemporaryDirectory(prefix="judge-") as tmp:
+        out = Path(tmp) / "verdicts.json"
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+        cmd = [sys.executable, "-m", "helpers.judge", str(source), *folders, "--out", str(out)]
+        proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True,
+                              timeout=300 + 60 * len(folders))
+        log = root / "grading-logs" / assignment / "judge.log"
+        log.write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0 or not out.is_file():
+            return None
+        raw = json.loads(out.read_text())
+    return {folders[k]: v for k, v in raw.items()}
+
+
+def _records_path(root: Path, assignment: str, student: str) -> Path:
+    """Where a submission's records are kept for the judge (instructor side, never in a sandbox)."""
+    return root / "grading-records" / assignment / f"{student}.jsonl"
+
+
+def _apply_verdicts(root: Path, assignment: str, result: Result, verdicts: dict[str, dict] | None) -> None:
+    """Replace the kernel's scores of the judged tests cells by the judge's verdicts (instructor side)."""
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    from helpers.judge import judged_cells
+    source = root / "solutions" / assignment / f"{assignment}.ipynb"
+    judged = set(judged_cells(nbformat.read(source, as_version=4))) if source.is_file() else set()
+    with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+        sub = gb.find_submission(assignment, result.student)
+        for nb in sub.notebooks:
+            for grade in nb.grades:
+                if grade.name not in judged or grade.auto_score is None:
+                    continue
+                if not result.ok or grade.needs_manual_grade:  # failed as a whole, or held for review: stays 0
+                    grade.auto_score = 0.0
+                    continue
+                if verdicts is None:  # the judge itself failed: 0, and ask a human
+                    grade.auto_score, grade.needs_manual_grade = 0.0, True
+                    continue
+                verdict = verdicts.get(grade.name, {"passed": False})
+                grade.auto_score = float(grade.max_score) if verdict.get("passed") else 0.0
+        gb.db.commit()
+        subm = gb.find_submission(assignment, result.student)
+        result.scores = {g.name: g.score for nb in subm.notebooks for g in nb.grades}
+        result.verdicts = verdicts or {}
+
+
 def autograde(assignment: str, students: list[str] | None = None, jobs: int = 1,
               root: Path | None = None, timeout: int | None = None, quiet: bool = False,
               cell_timeout: int | None = None, memory_gb: float | None = None) -> list[Result]:
@@ -620,6 +857,9 @@ def autograde(assignment: str, students: list[str] | None = None, jobs: int = 1,
     memory_gb = memory_gb or MEMORY_LIMIT_GB
     if not (root / "gradebook.db").is_file():
         raise RuntimeError("no gradebook.db: run `python -m helpers.grading release ASSIGNMENT` first")
+    if not (root / "solutions" / assignment / f"{assignment}.ipynb").is_file():
+        raise RuntimeError(f"solutions/{assignment}/{assignment}.ipynb is missing: the judge computes the "
+                           "hidden tests' verdicts from the instructor's notebook (see docs/instructor.md)")
     available = sorted(p.parent.name for p in (root / "submitted").glob(f"*/{assignment}") if p.is_dir())
     students = [s for s in (students or available) if s in available]
     logs = root / "grading-logs" / assignment
@@ -635,12 +875,15 @@ def autograde(assignment: str, students: list[str] | None = None, jobs: int = 1,
                 shutil.rmtree(tmp, ignore_errors=True)
             (logs / f"{result.student}.log").write_text(result.log)
             results.append(result)
-            if not quiet:
-                total = sum(v for v in result.scores.values() if v is not None)
-                note = "" if result.ok else "  GRADING FAILED (0, flagged)"
-                note += f"  held for review: {sorted(result.flags)}" if result.flags else ""
-                print(f"{result.student:>20}: {total:5.1f} points in {result.seconds:5.1f} s "
-                      f"(slowest cell {result.slowest_cell:.1f} s){note}", flush=True)
+    verdicts = _run_judge(root, assignment, results)
+    for result in results:
+        _apply_verdicts(root, assignment, result, None if verdicts is None else verdicts.get(result.student, {}))
+        if not quiet:
+            total = sum(v for v in result.scores.values() if v is not None)
+            note = "" if result.ok else "  GRADING FAILED (0, flagged)"
+            note += f"  held for review: {sorted(result.flags)}" if result.flags else ""
+            print(f"{result.student:>20}: {total:5.1f} points in {result.seconds:5.1f} s "
+                  f"(slowest cell {result.slowest_cell:.1f} s){note}", flush=True)
     return sorted(results, key=lambda r: r.student)
 
 
@@ -706,6 +949,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="only these students (repeatable)")
     p.add_argument("--jobs", type=int, default=int(os.environ.get("COURSE_GRADING_JOBS", "1")))
+    p = sub.add_parser("due", help="set an assignment's due date (later submissions are marked late)")
+    p.add_argument("assignment")
+    p.add_argument("when", help="ISO 8601 with a time zone, e.g. 2026-12-01T23:59+01:00")
     p = sub.add_parser("feedback", help="generate feedback (and release it to the exchange)")
     p.add_argument("assignment")
     p.add_argument("--no-release", action="store_true")
@@ -728,6 +974,8 @@ def main(argv: list[str] | None = None) -> int:
         failed = [r.student for r in results if not r.ok]
         print(f"{len(results)} submissions in {time.perf_counter() - t0:.0f} s; "
               f"failed as a whole: {failed or 'none'}; logs in grading-logs/{args.assignment}/")
+    elif args.cmd == "due":
+        print(f"{args.assignment} due {set_due_date(args.assignment, args.when):%Y-%m-%d %H:%M} UTC")
     elif args.cmd == "feedback":
         feedback(args.assignment, release_to_exchange=not args.no_release)
     elif args.cmd == "export":

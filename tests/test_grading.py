@@ -8,23 +8,34 @@ gradebook or exchange). Two autograde batches, each graded two at a time:
     timeout: runaway loops, a huge allocation, kernels that kill themselves,
     the isolation attacks (reading solutions/, rewriting gradebook.db), a
     symlinked submission, and the exchange / LMS-zip / feedback / export cycle.
-Plus a cheap check that no release contains a line of any solution or hidden test.
+  * lesson 05's real release (issue 13): an honest submission, one that follows
+    the CI instructions literally, and the in-kernel tricks of
+    tests/fixtures/grading/attacks.py, all in one batch: the judge
+    (helpers.judge), not the kernel, gives the verdicts.
+Plus cheap checks: no release contains a line of any solution or hidden test;
+the judge passes every lesson's reference answers and fails without records;
+plain-data records, model facts; feedback of every lesson shows no hidden line.
 """
 from __future__ import annotations
 
+import base64
 import csv
+import io
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import zipfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
-from helpers import REPO_ROOT, grading
+from helpers import REPO_ROOT, grading, judge
 
 pytestmark = pytest.mark.nbgrader
 
@@ -313,10 +324,13 @@ def fixture_batch(env):
     # bob's half-right notebook arrives in an LMS download
     bob = submit(root, FIXTURE, "bob", {"ex_square": sq})
     lms = env / "lms.zip"
-    with zipfile.ZipFile(lms, "w") as z:
-        z.write(bob, f"bob_12345_attempt1_{FIXTURE}.ipynb")
+    with zipfile.ZipFile(lms, "w") as z:  # uploaded long before the due date (the zip keeps that time)
+        z.writestr(zipfile.ZipInfo(f"bob_12345_attempt1_{FIXTURE}.ipynb", date_time=(2020, 1, 2, 3, 4, 6)),
+                   bob.read_bytes())
     shutil.rmtree(root / "submitted" / "bob")
     grading.collect(FIXTURE, zip_file=str(lms), root=root)
+    # due an hour ago: alice (through the exchange, just now) is late, bob (zip time 2020) is not
+    grading.set_due_date(FIXTURE, (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(), root=root)
 
     submit(root, FIXTURE, "loop", {"ex_square": "while True:\n    pass\n" + sq, "ex_add": add})
     submit(root, FIXTURE, "stubborn_loop", {"ex_square": sq, "ex_add": (
@@ -384,9 +398,291 @@ def test_sandbox_hides_solutions_gradebook_and_other_students(fixture_batch):
 
 
 @needs_bwrap
+def test_due_date_marks_late_submissions(fixture_batch):
+    from nbgrader.api import Gradebook
+    root = fixture_batch[0]
+    with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+        alice, bob = (gb.find_submission(FIXTURE, s) for s in ("alice", "bob"))
+        assert alice.total_seconds_late > 0, (alice.timestamp, alice.duedate)
+        assert bob.timestamp == datetime(2020, 1, 2, 3, 4, 6) and bob.total_seconds_late == 0
+    with pytest.raises(ValueError, match="time zone"):
+        grading.set_due_date(FIXTURE, "2026-12-01 23:59", root=root)
+
+
+@needs_bwrap
 def test_feedback_and_grades_csv(fixture_batch):
     root, _, csv_path, _ = fixture_batch
     assert (root / "feedback" / "alice" / FIXTURE / f"{FIXTURE}.html").is_file()
     rows = {r["student_id"]: r for r in csv.DictReader(open(csv_path))}
     assert float(rows["alice"]["score"]) == 3 and float(rows["bob"]["score"]) == 1
     assert float(rows["attacker"]["score"]) == 2
+
+
+# ------------------------------------------- the judge: records, replay, verdicts
+LESSONS_WITH_EXERCISES = sorted(p.parent.name for p in (REPO_ROOT / "solutions").glob("*/*.ipynb")
+                                if judge.judged_cells(nbformat.read(p, as_version=4)))
+STRIP_SOLUTION = re.compile(r"[ \t]*### (BEGIN|END) SOLUTION\n?")
+
+
+def record_in_process(source: Path, log: Path, answers: dict[str, str] | None = None) -> None:
+    """Run the hidden tests in record mode in this process (no kernel): answers are the instructor's
+    unless ``answers`` replaces some (by grade_id). Used to test the judge without a sandbox."""
+    import ast
+    nb = nbformat.read(source, as_version=4)
+    imports, defs, _ = judge._prelude(nb)
+    ns: dict = {}
+    for stmt in imports:
+        exec(stmt, ns)
+    for cell in nb.cells:  # helper functions of the lesson (same_padding, ...), then the answers
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and not meta:
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.FunctionDef):
+                    exec(ast.unparse(node), ns)
+        if meta.get("solution"):
+            exec(STRIP_SOLUTION.sub("", (answers or {}).get(meta["grade_id"], cell.source)), ns)
+    for stmt in defs:
+        exec(stmt, ns)
+    judge.start_recording(log)
+    try:
+        for cell in nb.cells:
+            if judge._is_hidden_test(cell):
+                try:
+                    exec("\n".join(judge.HIDDEN.findall(cell.source)), ns)
+                except Exception:
+                    pass  # a failing answer: the kernel's verdict is ignored anyway
+    finally:
+        judge._state["stream"].close()
+        judge._state.update(mode="check", stream=None)
+
+
+@pytest.mark.parametrize("lesson", LESSONS_WITH_EXERCISES)
+def test_judge_passes_the_reference_and_fails_without_records(lesson, tmp_path, data_dir):
+    """Every hidden test is self-contained for the judge: the instructor's answers pass, no records fail."""
+    source = REPO_ROOT / "solutions" / lesson / f"{lesson}.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    record_in_process(source, tmp_path / "log.jsonl")
+    verdicts = judge.judge(nb, tmp_path / "log.jsonl")
+    assert set(verdicts) == set(judge.judged_cells(nb))
+    assert all(v["passed"] for v in verdicts.values()), verdicts
+    assert not any(v["passed"] for v in judge.judge(nb, tmp_path / "missing.jsonl").values())
+
+
+def test_every_hidden_test_calls_answers_through_graded():
+    """A hidden section that calls an answer directly would fail in the judge (placeholder): none does."""
+    for lesson in LESSONS_WITH_EXERCISES + [FIXTURE]:
+        path = (FIXTURE_SRC if lesson == FIXTURE else REPO_ROOT / "solutions" / lesson) / f"{lesson}.ipynb"
+        for cell in nbformat.read(path, as_version=4).cells:
+            if judge._is_hidden_test(cell):
+                assert "graded(" in cell.source, (lesson, cell.metadata["nbgrader"]["grade_id"])
+
+
+def _log(path: Path, *records: dict) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_records_are_plain_data_and_the_first_record_wins(tmp_path):
+    class AlwaysEqual(np.ndarray):
+        def __eq__(self, other):
+            return True
+
+        def __array_function__(self, *a, **k):
+            return True
+
+        def __array_ufunc__(self, *a, **k):
+            return True
+
+        @property
+        def shape(self):
+            return (3,)
+
+    fake = np.zeros(3).view(AlwaysEqual)
+    back = judge.decode(judge.encode(fake))
+    assert type(back) is np.ndarray and not np.array_equal(back, [1, 4, 16])
+    assert isinstance(judge.decode(judge.encode(object())), judge.Opaque)
+    assert judge.decode(judge.encode({np.int64(2): 1.5, 3: (np.float32(1), None)})) == {np.int64(2): 1.5, 3: (1.0, None)}
+    assert type(next(iter(judge.decode(judge.encode({np.int64(2): 1.0}))))) is np.int64  # `type(k) is int` still fails
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([object()], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError):
+        judge.decode({"t": "ndarray", "v": base64.b64encode(pickled.getvalue()).decode()})
+    # first record of a call wins; a malformed line ends the log
+    good = {"t": "ndarray", "v": judge.encode(np.array([1, 4, 16]))["v"]}
+    bad = judge.encode(np.array([0, 0, 0]))
+    log = _log(tmp_path / "a.jsonl", {"key": "square.0", "i": 0, "returned": bad},
+               {"key": "square.0", "i": 0, "returned": good})
+    assert np.array_equal(judge.read_log(log)[("square.0", 0)]["returned"]["v"], bad["v"])
+    (tmp_path / "b.jsonl").write_text('{"key": "square.0", "i": 0, "retur\n' + json.dumps(
+        {"key": "square.0", "i": 0, "returned": good}) + "\n")
+    assert judge.read_log(tmp_path / "b.jsonl") == {}
+
+
+def test_missing_record_is_not_swallowed_by_except_exception(tmp_path):
+    src = nbformat.read(FIXTURE_SRC / f"{FIXTURE}.ipynb", as_version=4)
+    verdicts = judge.judge(src, _log(tmp_path / "l.jsonl",
+                                     {"key": "square.0", "i": 0, "returned": {"t": "opaque", "type": "X"}},
+                                     {"key": "add.0", "i": 0, "returned": {"t": "int", "v": 5}},
+                                     {"key": "add.0", "i": 1, "raised": "ValueError", "message": "no"}))
+    assert verdicts["ex_square_tests"]["passed"] is False and verdicts["ex_add_tests"]["passed"] is False
+    good = _log(tmp_path / "g.jsonl", {"key": "square.0", "i": 0, "returned": judge.encode(np.array([1, 4, 16]))},
+                {"key": "add.0", "i": 0, "returned": {"t": "int", "v": 5}},
+                {"key": "add.0", "i": 1, "returned": {"t": "float", "v": 0.75}})
+    assert all(v["passed"] for v in judge.judge(src, good).values())
+
+
+MODEL_NO_DROPOUT = """\
+def build_finetune(base, n_classes):
+    base.trainable = False
+    inputs = keras.Input(base.input_shape[1:])
+    outputs = keras.layers.Dense(n_classes, activation="softmax")(base(inputs, training=False))
+    return keras.Model(inputs, outputs)
+"""
+MODEL_UNFROZEN = """\
+def build_finetune(base, n_classes):
+    inputs = keras.Input(base.input_shape[1:])
+    x = keras.layers.Dropout(0.3)(base(inputs, training=False))
+    return keras.Model(inputs, keras.layers.Dense(n_classes, activation="softmax")(x))
+"""
+TRAINABLE_BN = """\
+def set_trainable(base, n_top_blocks):
+    base.trainable = True
+    for layer in base.layers:
+        layer.trainable = n_top_blocks > 0
+    return base
+"""
+
+
+def test_model_exercises_judged_from_recorded_facts(tmp_path, data_dir):
+    """Model-returning kind (lesson 04): wrong models fail on the facts; forged or opaque facts fail."""
+    lesson = "04_finetune"
+    source = REPO_ROOT / "solutions" / lesson / f"{lesson}.ipynb"
+    if not source.is_file():
+        pytest.skip("lesson 04 is missing")
+    nb = nbformat.read(source, as_version=4)
+    for name, answers in [("no_dropout", {"ex1_build_finetune": MODEL_NO_DROPOUT}),
+                          ("unfrozen", {"ex1_build_finetune": MODEL_UNFROZEN, "ex2_set_trainable": TRAINABLE_BN})]:
+        record_in_process(source, tmp_path / f"{name}.jsonl", answers)
+        verdicts = judge.judge(nb, tmp_path / f"{name}.jsonl")
+        assert not verdicts["ex1_build_finetune_tests"]["passed"], name
+        assert verdicts["ex2_set_trainable_tests"]["passed"] is ("ex2_set_trainable" not in answers), name
+    # the honest log with every model fact replaced by an opaque value, or facts from another call
+    record_in_process(source, tmp_path / "good.jsonl")
+    lines = [json.loads(ln) for ln in (tmp_path / "good.jsonl").read_text().splitlines()]
+    opaque = [dict(r, returned={"t": "opaque", "type": "Fake"}) if r["key"].startswith(("model_facts", "trainable_facts"))
+              else r for r in lines]
+    shuffled = [dict(r, i=(r["i"] + 1) % 2) if r["key"].startswith("model_facts") else r for r in lines]
+    for name, records in [("opaque", opaque), ("swapped", shuffled)]:
+        verdicts = judge.judge(nb, _log(tmp_path / f"{name}.jsonl", *records))
+        assert not verdicts["ex1_build_finetune_tests"]["passed"], name
+
+
+# ------------------------------------------------- feedback reveals no hidden test
+def test_feedback_of_every_lesson_contains_no_hidden_test_line(tmp_path):
+    """The course's feedback command on an autograded notebook that holds every hidden test (and a
+    traceback and a printout quoting them): no hidden-test line reaches the HTML."""
+    from nbformat.v4 import new_output
+    from nbgrader.api import Gradebook
+    lessons = LESSONS_WITH_EXERCISES + [FIXTURE]
+    root = make_course(tmp_path, lessons)
+    for lesson in lessons:
+        grading._nbgrader(["generate_assignment", lesson, "--force"], root)
+        nb = nbformat.read(root / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
+        hidden = []
+        for cell in nb.cells:
+            for block in SECRET.finditer(cell.source):
+                if block.group(1) == "HIDDEN TESTS":
+                    hidden += [ln.strip() for ln in block.group(2).splitlines() if len(ln.strip()) >= 8]
+            if cell.cell_type == "code" and judge._is_hidden_test(cell):
+                first = SECRET.search(cell.source).group(2).splitlines()[-1]
+                cell.outputs = [new_output("stream", name="stdout", text="leak: " + cell.source),
+                                new_output("error", ename="AssertionError", evalue="",
+                                           traceback=[f"\x1b[0;32m----> 3\x1b[0m {first}"])]
+        public = {ln.strip() for cell in nb.cells for ln in SECRET.sub("", cell.source).splitlines()}
+        hidden = [ln for ln in hidden if ln not in public]
+        assert hidden, lesson
+        folder = root / "autograded" / "stu" / lesson
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{lesson}.ipynb")
+        with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+            gb.update_or_create_student("stu")
+            gb.add_submission(lesson, "stu")
+        grading.feedback(lesson, release_to_exchange=False, root=root)
+        html = (root / "feedback" / "stu" / lesson / f"{lesson}.html").read_text()
+        import html as html_lib
+        text = html_lib.unescape(re.sub(r"<[^>]+>", "", html))
+        shown = {ln.strip() for ln in text.splitlines()}
+        leaked = [ln for ln in hidden if ln in shown or (len(ln) >= 25 and ln in text)]
+        assert not leaked, f"{lesson}: feedback shows hidden-test lines {leaked[:3]}"
+        assert "def " in text or "assert" in text, f"{lesson}: feedback lost the visible cells"
+
+
+# ------------------------------- in-kernel tricks on a real lesson, one batch
+LESSON05 = "05_evaluation"
+
+
+def load_attacks():
+    """tests/fixtures/grading/attacks.py, the tricks as data."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("attacks", REPO_ROOT / "tests/fixtures/grading/attacks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def submit_attack(root: Path, assignment: str, student: str, attack: dict, good: dict[str, str]) -> Path:
+    """One submission from the release: the attack's answers, its honest answers, its added cell."""
+    answers = dict(attack.get("answers", {}))
+    answers.update({gid: good[gid] for gid in attack.get("honest", [])})
+
+    def add_cell(nb):
+        if attack.get("added"):
+            first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+            nb.cells.insert(first + 1, nbformat.v4.new_code_cell(attack["added"]))
+    return submit(root, assignment, student, answers, edit=add_cell)
+
+
+@pytest.fixture(scope="module")
+def attack_batch(env, cold_run):
+    if not (REPO_ROOT / "solutions" / LESSON05).is_dir():
+        pytest.skip("lesson 05 is missing")
+    cold_run(LESSON05)  # the sandbox reads the lesson's cached training runs
+    attacks = load_attacks()
+    root = make_course(env / "attacks", [LESSON05])
+    use_course(root)
+    grading.release(LESSON05, root=root)
+    good = answers_of(root / "solutions" / LESSON05 / f"{LESSON05}.ipynb")
+    submit(root, LESSON05, "honest", good)
+    submit(root, LESSON05, "literal", {"ex1_sens_spec": good["ex1_sens_spec"], "ex2_bootstrap_ci": attacks.LITERAL_CI})
+    for name, attack in attacks.LESSON05.items():
+        submit_attack(root, LESSON05, name, attack, good)
+    results = grading.autograde(LESSON05, jobs=2, root=root, quiet=True)
+    return root, {r.student: r for r in results}
+
+
+@needs_bwrap
+@pytest.mark.parametrize("student, ex1, ex2", [
+    ("honest", 4, 4),
+    ("literal", 4, 4),            # returns np.percentile's array, as the instructions say
+    ("input_transformer", 0, 0),  # added cell turning every cell with `assert` into `pass`
+    ("ast_transformer", 0, 0),    # answer cell removing asserts from every later cell
+    ("custom_exc", 0, 0),         # answer cell swallowing AssertionError
+    ("always_equal", 0, 0),       # ndarray subclass whose comparisons always succeed
+    ("frame_reader", 4, 0),       # ex 2 reads the hidden test's expected values from the caller's frame
+    ("monkeypatch", 0, 0),        # ex 1 patches np.allclose at call time
+])
+def test_in_kernel_tricks_score_zero(attack_batch, student, ex1, ex2):
+    root, results = attack_batch
+    assert results[student].ok, results[student].log[-3000:]
+    got = scores(root, LESSON05)[student]
+    assert (got["ex1_sens_spec_tests"], got["ex2_bootstrap_ci_tests"]) == (ex1, ex2), got
+    assert got["review"] is False, got
+
+
+@needs_bwrap
+def test_following_the_ci_instructions_literally_passes_the_self_check(attack_batch):
+    root, _ = attack_batch
+    nb = nbformat.read(root / "autograded" / "literal" / LESSON05 / f"{LESSON05}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex2_bootstrap_ci_tests")
+    assert not [o for o in cell.outputs if o.output_type == "error"], cell.outputs
+    assert any("Self-check passed" in o.get("text", "") for o in cell.outputs)
