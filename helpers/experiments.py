@@ -1,4 +1,7 @@
-"""Cached training runs that lessons repeat (lesson 01; lessons 04-06 build on them): label budgets, seeds, recipes.
+"""Cached from-scratch runs on a fraction of the labels (lesson 06's imbalance study builds on them).
+
+Lessons 01 and 04 use :mod:`helpers.curves` (label budgets as counts, seeds
+trained in one compiled model); this module keeps the fraction-based runs.
 
 Each run is deterministic for its arguments and goes through the course cache
 (:mod:`helpers.cache`), so a lesson executed a second time, an nbgrader pass
@@ -75,20 +78,12 @@ def run_scratch(dataset: str, fraction: float, seed: int, recipe: dict[str, Any]
 def run_all(run: Callable[..., R], jobs: Sequence[tuple[Any, ...]], desc: str, progress: bool = True) -> list[R]:
     """``run(*job)`` for every job in order, with one progress bar: the loop behind every sweep.
 
-    Used by :func:`sweep_scratch` (lesson 01), :func:`helpers.transfer.tuned_sweep` (lesson 04) and
-    :func:`helpers.evaluation.imbalance_study` (lesson 06); ``run`` is a cached run, so a
+    Used by :func:`helpers.transfer.tuned_sweep` and :func:`helpers.evaluation.imbalance_study` (lesson 06); ``run`` is a cached run, so a
     second pass only reads the cache.
     """
     from tqdm.auto import tqdm
 
     return [run(*job) for job in tqdm(jobs, desc=f"{desc} (cached after the first time)", disable=not progress)]
-
-
-def sweep_scratch(dataset: str, fractions: Iterable[float], seeds: Iterable[int],
-                  recipe: dict[str, Any] | None = None, progress: bool = True) -> list[dict[str, Any]]:
-    """:func:`run_scratch` for every (fraction, seed), cached, with a progress bar (lesson 01)."""
-    jobs = [(dataset, f, s, recipe) for f in fractions for s in seeds]
-    return run_all(run_scratch, jobs, f"{dataset} runs", progress)
 
 
 def seed_average(runs: list[dict[str, Any]], column: int) -> np.ndarray:
