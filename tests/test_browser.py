@@ -342,8 +342,11 @@ def test_lesson05_threshold_explorer_redraws_the_matrix_for_the_new_threshold(la
     code = [i for i, c in enumerate(cells) if c["cell_type"] == "code"]
     explorer = next(i for i in code if "threshold_explorer(" in "".join(cells[i]["source"]))
     data_cell = next(i for i in code if "y_test" in "".join(cells[i]["source"]))
-    open_and_run(page, base, notebook, data_cell + 1)  # setup, imports, data and predictions
+    open_and_run(page, base, notebook, 0)  # open it; no key presses (a fast Shift+Enter can be lost)
+    select_cell(page, data_cell + 1, len(cells))
+    page.menu("Run", "Run All Above Selected Cell")  # setup, imports, data and predictions
     page.wait(CELL_DONE.format(i=data_cell), 900, "lesson 05 data cell")
+    page.wait(KERNEL_IDLE, 120, "kernel idle")
     select_cell(page, explorer, len(cells))
     shift_enter(page, 1)
     page.wait(CELL_DONE.format(i=explorer), 300, "threshold explorer cell")
