@@ -32,23 +32,20 @@ import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
 
-def augmenter(seed: int = 0, strength: float = 1.0, name: str = "views") -> keras.Sequential:
+def augmenter(seed: int = 0, name: str = "views") -> keras.Sequential:
     """Random distortions that make two *views* of one image (lesson 04).
 
     Per image: a horizontal flip, a shift of up to 15 %, a zoom (a crop of
     60-110 % of the image, scaled back to 28 px), contrast and brightness
-    changes, and Gaussian noise. ``strength`` scales every distortion (0 = none).
+    changes, and Gaussian noise. Outside training it changes nothing.
     """
-    if not 0 <= strength <= 2:
-        raise ValueError(f"strength must be between 0 and 2, got {strength}.")
-    s = strength
     return keras.Sequential([
         layers.RandomFlip("horizontal", seed=seed),
-        layers.RandomTranslation(0.15 * s, 0.15 * s, fill_mode="constant", seed=seed + 1),
-        layers.RandomZoom((-0.4 * s, 0.1 * s), fill_mode="constant", seed=seed + 2),
-        layers.RandomContrast(min(0.5 * s, 0.99), seed=seed + 3),
-        layers.RandomBrightness(0.3 * s, value_range=(0.0, 1.0), seed=seed + 4),
-        layers.GaussianNoise(0.05 * s, seed=seed + 5),
+        layers.RandomTranslation(0.15, 0.15, fill_mode="constant", seed=seed + 1),
+        layers.RandomZoom((-0.4, 0.1), fill_mode="constant", seed=seed + 2),
+        layers.RandomContrast(0.5, seed=seed + 3),
+        layers.RandomBrightness(0.3, value_range=(0.0, 1.0), seed=seed + 4),
+        layers.GaussianNoise(0.05, seed=seed + 5),
     ], name=name)
 
 

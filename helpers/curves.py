@@ -108,6 +108,14 @@ def steps_for(n_train: int, training: dict[str, Any] = TRAINING) -> int:
     return int(min(training["max_steps"], max(training["min_steps"], steps)))
 
 
+def training_order(n_train: int, seed: int, training: dict[str, Any] = TRAINING) -> np.ndarray:
+    """Which labelled image each training example of one run is (lessons 01, 04): the draw repeated and
+    shuffled (seeded), cut to :func:`steps_for` steps of ``batch_size`` images."""
+    steps, batch = steps_for(n_train, training), training["batch_size"]
+    order = np.random.default_rng(seed).permutation(np.tile(np.arange(n_train), math.ceil(steps * batch / n_train)))
+    return order[: steps * batch]
+
+
 def seeds_for(n: int | None) -> tuple[int, ...]:
     """10 seeds for tiny budgets, 5 otherwise."""
     return TINY_SEEDS if n is not None and n <= TINY_BUDGET else SEEDS
@@ -182,9 +190,7 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
         for v, start in zip(model.optimizer.variables, optimizer_start):
             v.assign(start)                                      # and a fresh optimizer
         steps = steps_for(len(train.y), t)
-        order = np.random.default_rng(seed).permutation(np.tile(np.arange(len(train.y)),
-                                                                math.ceil(steps * t["batch_size"] / len(train.y))))
-        order = order[: steps * t["batch_size"]]
+        order = training_order(len(train.y), seed, t)
         chunks = np.array_split(np.arange(steps), t["checkpoints"] if n is None else 1)
         checkpoints, seconds = [], 0.0
         for chunk in chunks:
