@@ -93,17 +93,17 @@ release: setup
 test: setup-dev
 	$(PY) -m pytest
 
-# The end-to-end files (lessons, nbgrader, grading, browser, course command); the rest are unit tests.
-SLOW_TESTS := test_lessons test_nbgrader_pipeline test_grading test_browser test_jupyterhub test_course_command
+# tests/unit (the library and the runners) and tests/repo (repository rules) are fast;
+# tests/lessons (lessons executed, browser, course command) and tests/grading (nbgrader, JupyterHub) are not.
 test-fast: setup
-	$(PY) -m pytest $(foreach t,$(SLOW_TESTS),--ignore=tests/$(t).py)
+	$(PY) -m pytest tests/unit tests/repo
 
 test-lesson: setup
 	@test -n "$(L)" -a -d "solutions/$(L)" || { echo "usage: make test-lesson L=<lesson>, one of: $$(ls solutions | tr '\n' ' ')"; exit 2; }
-	COURSE_LESSONS=$(L) $(PY) -m pytest tests/test_lessons.py tests/test_nbgrader_pipeline.py
+	COURSE_LESSONS=$(L) $(PY) -m pytest tests/lessons/test_lessons.py tests/grading/test_nbgrader_pipeline.py
 
 bench: setup
-	$(PY) -m pytest tests/test_lessons.py -q
+	$(PY) -m pytest tests/lessons/test_lessons.py -q
 	$(PY) -m helpers.course timing
 
 clean-cache:

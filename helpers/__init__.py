@@ -2,7 +2,7 @@
 
 Three parts (``docs/architecture.md``): the learner library that lessons import
 (data, models, metrics, plots, device, pretrain, recipes, cache), the cached
-experiment runners of particular lessons (experiments, transfer, ecg,
+experiment runners of particular lessons (curves, ecg,
 evaluation), and the instructor tools (course, grading), which no lesson
 imports. The library never imports a runner or a tool (a test checks).
 """

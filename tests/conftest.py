@@ -17,14 +17,17 @@ SHARED_DATA = (REPO_ROOT.parent / "shared" / "datasets").resolve()
 if not os.environ.get("COURSE_DATA_DIR") and (SHARED_DATA / "SOURCES.md").is_file():
     os.environ["COURSE_DATA_DIR"] = str(SHARED_DATA)
 
-# Slow, end-to-end files run last, in this order, so they share one warm cache.
-_LATE = ["test_lessons.py", "test_nbgrader_pipeline.py", "test_grading.py", "test_browser.py",
-         "test_jupyterhub.py", "test_course_command.py"]
+# tests/unit and tests/repo are fast; the end-to-end files of tests/lessons and
+# tests/grading run last, in this order, so that they share one warm cache.
+TESTS = Path(__file__).resolve().parent
+FAST = ["unit", "repo"]
+_LATE = ["lessons/test_lessons.py", "grading/test_nbgrader_pipeline.py", "grading/test_grading.py",
+         "lessons/test_browser.py", "grading/test_jupyterhub.py", "lessons/test_course_command.py"]
 
 
 def pytest_collection_modifyitems(config, items):
     def rank(item):
-        name = Path(str(item.fspath)).name
+        name = Path(str(item.fspath)).resolve().relative_to(TESTS).as_posix()
         return _LATE.index(name) + 1 if name in _LATE else 0
     items.sort(key=rank)  # stable: keeps the order inside each file
 

@@ -60,16 +60,16 @@ def copy(tmp_path) -> Path:
 
 def test_every_cached_run_is_found(before):
     names = set(before)
-    assert {"helpers.experiments.run_scratch", "helpers.transfer.run_finetune", "helpers.evaluation.predictions",
-            "helpers.ecg.run_ecg200", "helpers.ecg.pretrain_encoder"} <= names
+    assert {"helpers.curves.run_cell", "helpers.evaluation.predictions", "helpers.evaluation.summarise_runs",
+            "helpers.ecg.run_ecg200", "helpers.ecg.pretrain_encoder", "helpers.pretrain.pretrain"} <= names
 
 
 @pytest.mark.parametrize("module, func", [
-    ("transfer", "format_table"),          # a text formatter beside lesson 04's fine-tuning runs
+    ("curves", "format_table"),            # a text formatter beside lesson 04's label-budget runs
+    ("curves", "write_report"),
     ("evaluation", "plot_maps"),           # a plot beside lesson 06's 30 imbalance runs
     ("evaluation", "format_threshold_table"),
     ("plots", "roc_with_ci"),
-    ("grading", "main"),                   # instructor tooling no run executes
 ])
 def test_editing_a_formatter_or_a_plot_keeps_every_key(copy, before, module, func):
     _edit(copy, module, func)
@@ -82,9 +82,9 @@ def test_docstrings_comments_and_type_hints_do_not_count(copy, before):
     text = text.replace('def train_classifier(', '# a comment\ndef train_classifier(', 1)
     text = text.replace('"""Compile and fit', '"""Reworded docstring. Compile and fit', 1)
     path.write_text(text)
-    path = copy / "experiments.py"
+    path = copy / "evaluation.py"
     path.write_text(path.read_text().replace("min_samples: int,", "min_samples: float,", 1))
-    _edit(copy, "experiments", "run_scratch", "r: dict")  # a bare annotation of a local does nothing
+    _edit(copy, "evaluation", "trained_classifier", "r: dict")  # a bare annotation of a local does nothing
     assert _keys(copy) == before
 
 
@@ -94,14 +94,14 @@ def test_editing_training_code_changes_exactly_the_runs_that_execute_it(copy):
     _edit(copy, "models", "train_classifier")
     after = _keys(copy)
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {"helpers.experiments.run_scratch", "helpers.transfer.run_finetune",
-                       "helpers.evaluation.predictions", "helpers.evaluation.trained_classifier"}
+    assert changed == {"helpers.evaluation.predictions", "helpers.evaluation.trained_classifier"}
 
 
 @pytest.mark.parametrize("module, name, must_change", [
-    ("experiments", "tile_to", "helpers.experiments.run_scratch"),             # a helper it calls
+    ("evaluation", "tile_to", "helpers.evaluation.predictions"),               # a helper it calls
     ("data", "budget_splits", "helpers.evaluation.predictions"),               # two modules away
-    ("pretrain", "pretrain", "helpers.transfer.run_finetune"),                 # via load_pretrained
+    ("contrastive", "nt_xent", "helpers.pretrain.pretrain"),                   # the source model's loss
+    ("curves", "training_order", "helpers.curves.run_cell"),
     ("metrics", "roc_auc", "helpers.evaluation.summarise_runs"),
     ("ecg", "_encoder", "helpers.ecg.run_ecg200"),
 ])
@@ -111,9 +111,9 @@ def test_editing_called_code_changes_the_key(copy, before, module, name, must_ch
 
 
 def test_a_constant_the_run_reads_counts(copy, before):
-    path = copy / "experiments.py"
-    path.write_text(path.read_text().replace('"epochs": 10,', '"epochs": 11,', 1))
-    assert _keys(copy)["helpers.experiments.run_scratch"] != before["helpers.experiments.run_scratch"]
+    path = copy / "evaluation.py"
+    path.write_text(path.read_text().replace('"epochs": 20,', '"epochs": 21,', 1))
+    assert _keys(copy)["helpers.evaluation.predictions"] != before["helpers.evaluation.predictions"]
 
 
 def test_a_module_used_as_a_value_counts_whole(tmp_path):
@@ -133,4 +133,4 @@ def test_a_module_used_as_a_value_counts_whole(tmp_path):
 
 def test_unknown_function_is_a_clear_error():
     with pytest.raises(ValueError, match="not a top-level definition in the course package"):
-        code_key.reachable("helpers.experiments", "no_such_run")
+        code_key.reachable("helpers.evaluation", "no_such_run")

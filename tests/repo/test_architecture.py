@@ -19,7 +19,7 @@ from helpers import REPO_ROOT
 LAYERS: dict[str, set[str]] = {
     "library": {"__init__", "data", "models", "metrics", "plots", "device", "imagenet", "pretrain",
                 "recipes", "cache", "code_key", "contrastive"},
-    "runners": {"experiments", "transfer", "ecg", "evaluation", "curves"},
+    "runners": {"ecg", "evaluation", "curves"},
     "tools": {"course", "grading", "judge"},
 }
 MAY_IMPORT = {"library": {"library"}, "runners": {"library", "runners"}, "tools": {"library", "runners", "tools"}}
@@ -68,8 +68,8 @@ def test_imports_point_down_the_layers(module):
 
 def test_the_import_check_sees_imports_inside_functions():
     tree = ast.parse("def f():\n    from helpers import course\n    import helpers.grading\n"
-                     "    from helpers.transfer import sweep\n")
-    assert _imported_modules(tree) == {"course", "grading", "transfer"}
+                     "    from helpers.curves import compare\n")
+    assert _imported_modules(tree) == {"course", "grading", "curves"}
 
 
 # ------------------------------------------------------------ every public helper has a user
@@ -80,7 +80,7 @@ def _sources() -> dict[str, ast.AST]:
         cells = [c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
         code = "\n".join("".join(c["source"]) for c in cells)
         out[nb.name] = ast.parse(re.sub(r"(?m)^\s*[%!].*$", "", code))  # IPython magics are not Python
-    for path in [*sorted((REPO_ROOT / "tests").glob("*.py")), *sorted(HELPERS.glob("*.py")),
+    for path in [*sorted(p for p in (REPO_ROOT / "tests").rglob("*.py") if "fixtures" not in p.parts), *sorted(HELPERS.glob("*.py")),
                  REPO_ROOT / "nbgrader_config.py"]:
         out[str(path.relative_to(REPO_ROOT))] = ast.parse(path.read_text())
     return out
@@ -138,9 +138,9 @@ def test_every_public_helper_is_used_by_a_lesson_a_test_or_another_module():
 
 
 def test_the_usage_check_follows_aliases_and_attribute_access():
-    tree = ast.parse("from helpers import transfer as T\nimport helpers.ecg as E\nfrom helpers.data import Split\n"
-                     "T.run_finetune(); E.resample(); helpers.metrics.roc_auc()")
-    assert _uses(tree) == {"transfer.run_finetune", "ecg.resample", "data.Split", "metrics.roc_auc"}
+    tree = ast.parse("from helpers import curves as C\nimport helpers.ecg as E\nfrom helpers.data import Split\n"
+                     "C.run_cell(); E.resample(); helpers.metrics.roc_auc()")
+    assert _uses(tree) == {"curves.run_cell", "ecg.resample", "data.Split", "metrics.roc_auc"}
 
 
 def test_every_module_docstring_names_its_lessons_or_its_role():
@@ -151,10 +151,15 @@ def test_every_module_docstring_names_its_lessons_or_its_role():
             f"helpers/{path.name}: its docstring should name the lesson(s) that use it"
 
 
-def test_make_test_fast_leaves_out_exactly_the_end_to_end_files():
-    """`make test-fast` ignores the files that conftest runs last (the slow, end-to-end ones), no more, no fewer."""
+def test_make_test_fast_runs_the_fast_folders_and_conftest_orders_every_slow_file():
+    """`make test-fast` runs tests/unit and tests/repo; every other test file is one conftest runs last, in order."""
     import conftest
 
     make = (REPO_ROOT / "Makefile").read_text()
-    slow = re.search(r"^SLOW_TESTS := (.*)$", make, re.M).group(1).split()  # type: ignore[union-attr]
-    assert sorted(f"{name}.py" for name in slow) == sorted(conftest._LATE)
+    fast = re.search(r"^test-fast:.*\n\t.*pytest (.*)$", make, re.M).group(1).split()  # type: ignore[union-attr]
+    assert fast == [f"tests/{folder}" for folder in conftest.FAST]
+    tests = REPO_ROOT / "tests"
+    slow = sorted(p.relative_to(tests).as_posix() for p in tests.glob("*/test_*.py")
+                  if p.parent.name not in conftest.FAST)
+    assert slow == sorted(conftest._LATE), "add a new end-to-end test file to conftest._LATE"
+    assert {p.parent.name for p in tests.glob("*/test_*.py")} == {"unit", "repo", "lessons", "grading"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import ecg, evaluation, experiments, transfer
+from helpers import curves, ecg, evaluation
 from helpers.recipes import UnknownSettingError, with_overrides
 
 BASE = {"lr": 1e-3, "epochs": 10, "filters": (16, 32), "batch_norm": False, "max_images": None, "pooling": "gap"}
@@ -33,10 +33,6 @@ def test_a_value_of_the_wrong_type_is_refused(key, value):
 def test_every_cached_run_checks_its_recipe_before_training(tmp_path, monkeypatch):
     """A typo must fail at once: before, it trained the base recipe under a new cache key."""
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
-    with pytest.raises(UnknownSettingError, match="from-scratch CNN recipe"):
-        experiments.run_scratch("breastmnist", 0.1, 0, {"epoch": 1})
-    with pytest.raises(UnknownSettingError, match="did you mean 'ft_epochs'"):
-        transfer.run_finetune("breastmnist", 0.1, 0, {"ft_epoch": 1})
     with pytest.raises(UnknownSettingError, match="lessons 05-06"):
         evaluation.predictions("breastmnist", 0, recipe={"lr_rate": 1e-3})
     with pytest.raises(UnknownSettingError, match="ECG200 recipe"):
@@ -45,7 +41,6 @@ def test_every_cached_run_checks_its_recipe_before_training(tmp_path, monkeypatc
 
 
 def test_the_declared_recipes_of_every_lesson_are_valid():
-    for name in transfer.SCRATCH_RECIPES:
-        assert set(transfer.scratch_recipe(name)) == set(experiments.PLAIN_RECIPE)
-    for name in transfer.TRANSFER_RECIPES:
-        assert transfer.transfer_recipe(name, "dae_cross")["source"] == "dae_cross"
+    for family in curves.FAMILIES:
+        for name in getattr(curves, f"{family.upper()}_RECIPES"):
+            assert curves.recipe(family, name)
