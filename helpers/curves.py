@@ -26,12 +26,14 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from dataclasses import dataclass
+from typing import Any, Iterable, Literal, TypedDict
 
 import numpy as np
 
 from helpers.cache import cached
 from helpers.data import Dataset, Split, load_dataset
+from helpers.recipes import Recipe
 
 BUDGETS: tuple[int | None, ...] = (10, 20, 50, 200, None)
 """Label budgets of the curves: 10, 20, 50 and 200 labelled training images, then all of them (``None``)."""
@@ -42,29 +44,117 @@ SEEDS: tuple[int, ...] = tuple(range(5))
 SELECTION_BUDGET = 200
 """The budget at which each family's recipe is chosen on validation AUC (then fixed for every budget)."""
 
-TRAINING: dict[str, Any] = {"batch_size": 32, "epochs": 20, "min_steps": 150, "max_steps": 800, "checkpoints": 8}
-"""Fixed-length training: ``epochs`` passes over the labelled images, at least ``min_steps`` and at most
-``max_steps`` gradient steps of ``batch_size`` images. With every label, validation AUC is also recorded at
-``checkpoints`` evenly spaced points (the compute comparison of lesson 04)."""
+@dataclass(frozen=True)
+class Training(Recipe):
+    """Fixed-length training: ``epochs`` passes over the labelled images, at least ``min_steps`` and at most
+    ``max_steps`` gradient steps of ``batch_size`` images. With every label, validation AUC is also recorded at
+    ``checkpoints`` evenly spaced points (the compute comparison of lesson 04)."""
 
-SCRATCH_BASE: dict[str, Any] = {"batch_norm": False, "augment": False, "weight_decay": 0.0, "dropout": 0.3,
-                                "lr": 2e-3, "pooling": "flatten"}
-SCRATCH_RECIPES: dict[str, dict[str, Any]] = {
-    "plain": {}, "batch norm": {"batch_norm": True}, "augmentation": {"augment": True},
-    "weight decay": {"weight_decay": 1e-3},
-}
-"""The fixed list of from-scratch recipes (overrides of :data:`SCRATCH_BASE`): lesson 01's small CNN."""
+    WHAT = "the training length of the label-budget curves (curves.Training)"
+    batch_size: int = 32
+    epochs: int = 20
+    min_steps: int = 150
+    max_steps: int = 800
+    checkpoints: int = 8
 
-TRANSFER_BASE: dict[str, Any] = {"source": "simclr_chest", "trainable": "head", "dropout": 0.3, "lr": 3e-3,
-                                 "pooling": "flatten", "augment": False}
-TRANSFER_RECIPES: dict[str, dict[str, Any]] = {
-    "linear probe": {},
-    "fine-tune all layers": {"trainable": "all", "lr": 5e-4},
+
+TRAINING = Training()
+"""How every run of the curves trains (lessons 01 and 04)."""
+
+
+@dataclass(frozen=True)
+class ScratchRecipe(Recipe):
+    """A from-scratch small CNN (lesson 01's, :func:`helpers.models.build_cnn`)."""
+
+    WHAT = "a from-scratch recipe of the curves (curves.ScratchRecipe)"
+    batch_norm: bool = False
+    augment: bool = False
+    weight_decay: float = 0.0
+    dropout: float = 0.3
+    lr: float = 2e-3
+    pooling: Literal["gap", "flatten"] = "flatten"
+
+
+@dataclass(frozen=True)
+class TransferRecipe(Recipe):
+    """A new head on a pretrained base (lesson 04): ``trainable`` "head" freezes the base, "all" fine-tunes
+    every layer (batch normalisation keeps its pretrained statistics)."""
+
+    WHAT = "a transfer recipe of the curves (curves.TransferRecipe)"
+    source: str = "simclr_chest"
+    trainable: Literal["head", "all"] = "head"
+    dropout: float = 0.3
+    lr: float = 3e-3
+    pooling: Literal["gap", "flatten"] = "flatten"
+    augment: bool = False
+
+
+SCRATCH_RECIPES: dict[str, ScratchRecipe] = {
+    "plain": ScratchRecipe(), "batch norm": ScratchRecipe(batch_norm=True), "augmentation": ScratchRecipe(augment=True),
+    "weight decay": ScratchRecipe(weight_decay=1e-3),
 }
-"""Transfer recipes (overrides of :data:`TRANSFER_BASE`): train only a new head on the frozen pretrained
-base, or every layer at a lower learning rate (batch normalisation keeps its pretrained statistics)."""
+"""The fixed list of from-scratch recipes: lesson 01's small CNN and three regularised variants."""
+
+TRANSFER_RECIPES: dict[str, TransferRecipe] = {
+    "linear probe": TransferRecipe(),
+    "fine-tune all layers": TransferRecipe(trainable="all", lr=5e-4),
+}
+"""Transfer recipes: train only a new head on the frozen pretrained base, or every layer at a lower
+learning rate (batch normalisation keeps its pretrained statistics)."""
 
 FAMILIES = ("scratch", "transfer")
+
+
+# ------------------------------------------------------------------------------ run results
+class Run(TypedDict):
+    """One seed of a cell: its draw's sizes, how it trained, and its predictions (positive class)."""
+
+    seed: int
+    n_train: int
+    n_val: int
+    steps: int
+    seconds: float
+    y_val: np.ndarray
+    proba_val: np.ndarray
+    val_auc: float
+    checkpoints: list[tuple[int, float, float]]
+    """With every label: (steps, seconds, validation AUC) at evenly spaced points; else empty."""
+    proba_test: np.ndarray
+
+
+class Cell(TypedDict):
+    """What :func:`run_cell` returns (and the cache keeps): one recipe at one budget, every seed."""
+
+    dataset: str
+    n: int | None
+    family: str
+    recipe: str
+    settings: dict[str, Any]
+    y_test: np.ndarray
+    runs: list[Run]
+
+
+class Comparison(TypedDict):
+    """One budget of :func:`compare`: both families' test AUC over seeds and transfer minus scratch."""
+
+    dataset: str
+    budget: int | str
+    labels: int
+    n_val: int
+    seeds: int
+    scratch_recipe: str
+    transfer_recipe: str
+    scratch_mean: float
+    scratch_sd: float
+    scratch_seconds: float
+    transfer_mean: float
+    transfer_sd: float
+    transfer_seconds: float
+    diff: float
+    diff_low: float
+    diff_high: float
+    real: bool
+    verdict: str
 
 
 # ------------------------------------------------------------------------------ label budgets
@@ -102,16 +192,16 @@ def budget_splits(ds: Dataset, n: int | None, seed: int) -> tuple[Split, Split]:
     return Split(ds.train.x[train_idx], ds.train.y[train_idx]), Split(ds.val.x[val_idx], ds.val.y[val_idx])
 
 
-def steps_for(n_train: int, training: dict[str, Any] = TRAINING) -> int:
+def steps_for(n_train: int, training: Training = TRAINING) -> int:
     """Gradient steps for ``n_train`` labelled images: ``epochs`` passes, clipped to [min_steps, max_steps]."""
-    steps = math.ceil(training["epochs"] * n_train / training["batch_size"])
-    return int(min(training["max_steps"], max(training["min_steps"], steps)))
+    steps = math.ceil(training.epochs * n_train / training.batch_size)
+    return int(min(training.max_steps, max(training.min_steps, steps)))
 
 
-def training_order(n_train: int, seed: int, training: dict[str, Any] = TRAINING) -> np.ndarray:
+def training_order(n_train: int, seed: int, training: Training = TRAINING) -> np.ndarray:
     """Which labelled image each training example of one run is (lessons 01, 04): the draw repeated and
     shuffled (seeded), cut to :func:`steps_for` steps of ``batch_size`` images."""
-    steps, batch = steps_for(n_train, training), training["batch_size"]
+    steps, batch = steps_for(n_train, training), training.batch_size
     order = np.random.default_rng(seed).permutation(np.tile(np.arange(n_train), math.ceil(steps * batch / n_train)))
     return order[: steps * batch]
 
@@ -121,52 +211,49 @@ def seeds_for(n: int | None) -> tuple[int, ...]:
     return TINY_SEEDS if n is not None and n <= TINY_BUDGET else SEEDS
 
 
-def recipe(family: str, name: str) -> dict[str, Any]:
-    """The full settings of a named recipe of ``family`` ("scratch" or "transfer")."""
-    from helpers.recipes import with_overrides
-
-    bases = {"scratch": (SCRATCH_BASE, SCRATCH_RECIPES), "transfer": (TRANSFER_BASE, TRANSFER_RECIPES)}
-    if family not in bases:
+def recipe(family: str, name: str) -> ScratchRecipe | TransferRecipe:
+    """The settings of the recipe called ``name`` of ``family`` ("scratch" or "transfer")."""
+    named = {"scratch": SCRATCH_RECIPES, "transfer": TRANSFER_RECIPES}
+    if family not in named:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}.")
-    base, named = bases[family]
-    if name not in named:
-        raise KeyError(f"Unknown {family} recipe {name!r}. Known: {', '.join(named)}.")
-    return with_overrides(base, named[name], name=f"the {family} recipe {name!r}")
+    if name not in named[family]:
+        raise KeyError(f"Unknown {family} recipe {name!r}. Known: {', '.join(named[family])}.")
+    return named[family][name]
 
 
 # ------------------------------------------------------------------------------------ runs
-def _build(family: str, r: dict[str, Any], ds: Dataset) -> Any:
+def _build(family: str, r: ScratchRecipe | TransferRecipe, ds: Dataset) -> Any:
     """A new, uncompiled classifier for one recipe (weights drawn from Keras's current seed)."""
     from helpers.models import build_cnn, build_finetune_model, freeze, unfreeze_top
     from helpers.pretrain import load_pretrained
 
     n_classes = len(ds.label_names)
-    if family == "scratch":
-        return build_cnn(ds.train.x.shape[1:], n_classes, batch_norm=r["batch_norm"], dropout=r["dropout"],
-                         weight_decay=r["weight_decay"], augment=r["augment"], pooling=r["pooling"])
-    base = load_pretrained(r["source"], progress=False, pooling=r["pooling"])
-    if r["trainable"] == "head":
+    if isinstance(r, ScratchRecipe):
+        return build_cnn(ds.train.x.shape[1:], n_classes, batch_norm=r.batch_norm, dropout=r.dropout,
+                         weight_decay=r.weight_decay, augment=r.augment, pooling=r.pooling)
+    base = load_pretrained(r.source, progress=False, pooling=r.pooling)
+    if r.trainable == "head":
         freeze(base)
     else:
         unfreeze_top(base, n_blocks=3, keep_batch_norm_frozen=True)
-    return build_finetune_model(base, n_classes, dropout=r["dropout"], augment=r["augment"])
+    return build_finetune_model(base, n_classes, dropout=r.dropout, augment=r.augment)
 
 
 def _source_key(dataset: str, n: int | None, family: str, name: str, seeds: tuple[int, ...]) -> str:
     """The pretrained weights a transfer cell loads are part of its key."""
     from helpers.pretrain import weights_key
 
-    return weights_key(recipe(family, name)["source"]) if family == "transfer" else ""
+    r = recipe(family, name)
+    return weights_key(r.source) if isinstance(r, TransferRecipe) else ""
 
 
 @cached(also=_source_key)
-def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[int, ...]) -> dict[str, Any]:
+def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[int, ...]) -> Cell:
     """Train recipe ``name`` of ``family`` on the ``n``-label draw of every seed; predict validation and test.
 
-    Returns ``{"dataset", "n", "family", "recipe", "settings", "y_test", "runs"}``;
-    each run holds its seed, sizes, steps, training seconds, validation labels
-    and probabilities, test probabilities (positive class) and, with every label,
-    ``checkpoints``: (steps, seconds, validation AUC) during training.
+    Returns a :class:`Cell` (plain data): every seed's :class:`Run` holds its
+    sizes, steps, training seconds, validation labels and probabilities, test
+    probabilities (positive class) and, with every label, ``checkpoints``.
     """
     import keras
     from helpers.metrics import roc_auc
@@ -175,12 +262,12 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
     r, t, pos = recipe(family, name), TRAINING, ds.positive_label
     keras.utils.set_random_seed(seeds[0])
     model = _build(family, r, ds)
-    model.compile(optimizer=keras.optimizers.Adam(r["lr"]), loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=keras.optimizers.Adam(r.lr), loss="sparse_categorical_crossentropy")
     model.optimizer.build(model.trainable_variables)
     if len(model.variables) != len(_build(family, r, ds).variables):
         raise RuntimeError("a rebuilt model must have the same variables as the compiled one")
     optimizer_start = [v.numpy() for v in model.optimizer.variables]
-    runs = []
+    runs: list[Run] = []
     for seed in seeds:
         train, val = budget_splits(ds, n, seed)
         keras.utils.set_random_seed(seed)
@@ -191,23 +278,20 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
             v.assign(start)                                      # and a fresh optimizer
         steps = steps_for(len(train.y), t)
         order = training_order(len(train.y), seed, t)
-        chunks = np.array_split(np.arange(steps), t["checkpoints"] if n is None else 1)
+        chunks = np.array_split(np.arange(steps), t.checkpoints if n is None else 1)
         checkpoints, seconds = [], 0.0
         for chunk in chunks:
-            idx = order[chunk[0] * t["batch_size"]: (chunk[-1] + 1) * t["batch_size"]]
+            idx = order[chunk[0] * t.batch_size: (chunk[-1] + 1) * t.batch_size]
             start = time.perf_counter()
-            model.fit(train.x[idx], train.y[idx], batch_size=t["batch_size"], epochs=1, shuffle=False, verbose=0)
+            model.fit(train.x[idx], train.y[idx], batch_size=t.batch_size, epochs=1, shuffle=False, verbose=0)
             seconds += time.perf_counter() - start
             p_val = np.asarray(model.predict(val.x, batch_size=512, verbose=0))[:, pos]
             checkpoints.append((int(chunk[-1] + 1), round(seconds, 3), roc_auc(val.y, p_val, positive_label=pos)))
-        runs.append({
-            "seed": seed, "n_train": int(len(train.y)), "n_val": int(len(val.y)), "steps": steps,
-            "seconds": seconds, "y_val": val.y, "proba_val": p_val, "val_auc": checkpoints[-1][2],
-            "checkpoints": checkpoints if n is None else [],
-            "proba_test": np.asarray(model.predict(ds.test.x, batch_size=512, verbose=0))[:, pos],
-        })
-    return {"dataset": dataset, "n": n, "family": family, "recipe": name, "settings": r,
-            "y_test": ds.test.y, "runs": runs}
+        runs.append(Run(seed=seed, n_train=int(len(train.y)), n_val=int(len(val.y)), steps=steps,
+                        seconds=seconds, y_val=val.y, proba_val=p_val, val_auc=checkpoints[-1][2],
+                        checkpoints=checkpoints if n is None else [],
+                        proba_test=np.asarray(model.predict(ds.test.x, batch_size=512, verbose=0))[:, pos]))
+    return Cell(dataset=dataset, n=n, family=family, recipe=name, settings=r.as_dict(), y_test=ds.test.y, runs=runs)
 
 
 # ------------------------------------------------------------------ selection and curves
@@ -222,7 +306,7 @@ def select(dataset: str, family: str, progress: bool = True) -> tuple[str, dict[
 
 
 def curve(dataset: str, family: str, budgets: Iterable[int | None] = BUDGETS,
-          progress: bool = True) -> dict[int | None, dict[str, Any]]:
+          progress: bool = True) -> dict[int | None, Cell]:
     """The chosen recipe of ``family`` at every budget: ``{budget: cell}`` (all cached)."""
     name, _ = select(dataset, family, progress)
     budgets = list(budgets)
@@ -255,7 +339,7 @@ def _progress(items: list, desc: str, enabled: bool) -> Any:
     return tqdm(items, desc=desc, disable=not enabled, leave=False)
 
 
-def test_aucs(cell: dict[str, Any]) -> np.ndarray:
+def test_aucs(cell: Cell) -> np.ndarray:
     """Test AUC of every seed of a cell (one model per seed, never their average)."""
     from helpers.metrics import roc_auc
 
@@ -264,7 +348,7 @@ def test_aucs(cell: dict[str, Any]) -> np.ndarray:
 
 
 def compare(dataset: str, budgets: Iterable[int | None] = BUDGETS, n_boot: int = 2000,
-            progress: bool = True) -> list[dict[str, Any]]:
+            progress: bool = True) -> list[Comparison]:
     """One row per budget: each family's mean ± sd test AUC over seeds, and transfer minus scratch.
 
     The difference is the mean over seeds of the paired (same draw) difference,
@@ -281,7 +365,7 @@ def compare(dataset: str, budgets: Iterable[int | None] = BUDGETS, n_boot: int =
         s, tr = cells["scratch"][n], cells["transfer"][n]
         d = seeds_and_cases_bootstrap(s["y_test"], [r["proba_test"] for r in tr["runs"]],
                                       [r["proba_test"] for r in s["runs"]], positive_label=pos, n_boot=n_boot)
-        row = {"dataset": dataset, "budget": "all" if n is None else n, "labels": tr["runs"][0]["n_train"],
+        row: dict[str, Any] = {"dataset": dataset, "budget": "all" if n is None else n, "labels": tr["runs"][0]["n_train"],
                "n_val": tr["runs"][0]["n_val"], "seeds": len(tr["runs"]),
                "scratch_recipe": s["recipe"], "transfer_recipe": tr["recipe"]}
         for fam, cell in (("scratch", s), ("transfer", tr)):
@@ -289,7 +373,7 @@ def compare(dataset: str, budgets: Iterable[int | None] = BUDGETS, n_boot: int =
             row.update({f"{fam}_mean": float(aucs.mean()), f"{fam}_sd": float(aucs.std(ddof=1)),
                         f"{fam}_seconds": float(np.mean([r["seconds"] for r in cell["runs"]]))})
         row.update(diff=d["diff"], diff_low=d["low"], diff_high=d["high"], real=d["real"], verdict=verdict(d))
-        rows.append(row)
+        rows.append(Comparison(**row))
     return rows
 
 
@@ -302,7 +386,7 @@ def verdict(d: dict[str, Any]) -> str:
     return "no difference shown"
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
+def format_table(rows: list[Comparison]) -> str:
     """The comparison as a plain-text table (lessons 01, 04, 06)."""
     lines = [f"{'labels':>7} {'seeds':>5}  {'scratch AUC':<14}{'transfer AUC':<14}"
              f"{'transfer - scratch [95% CI]':<30}verdict"]

@@ -9,26 +9,63 @@ lesson executed a second time reads results instead of training.
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping
 
 import numpy as np
 
 from helpers.cache import cached
-from helpers.recipes import with_overrides
+from helpers.recipes import Recipe
 from helpers.data import EcgRecord, Split, load_dataset, stratified_budget
 
 LENGTH = 96
 """Common beat length: ECG200's own length; ECG5000's 140 samples are resampled to it."""
 
-# The recurrent classifier and how it is trained on ECG200 (settings are chosen
-# on the validation beats cut from ECG200's training split, never on its test split).
-RNN_RECIPE: dict[str, Any] = {
-    "cell": "gru", "units": 32, "n_layers": 1, "conv_front": True, "filters": 32, "pool": 4, "readout": "all",
-    "dropout": 0.5, "lr": 2e-3, "batch_size": 64, "epochs": 60, "augment": 8,
-}
-# How the encoder is pretrained on ECG5000 (five beat classes).
-PRETRAIN_RECIPE: dict[str, Any] = {"lr": 1e-3, "batch_size": 32, "epochs": 30, "patience": 6, "augment": 0}
-ARCH_KEYS = ("cell", "units", "n_layers", "conv_front", "filters", "pool", "readout")
+
+
+@dataclass(frozen=True)
+class RnnRecipe(Recipe):
+    """The recurrent classifier of lesson 03 (its architecture, :meth:`arch`) and how it trains on ECG200.
+
+    Settings are chosen on the validation beats cut from ECG200's training split, never on its test split.
+    """
+
+    WHAT = "the ECG200 recipe (ecg.RnnRecipe)"
+    cell: Literal["simple", "gru", "lstm"] = "gru"
+    units: int = 32
+    n_layers: int = 1
+    conv_front: bool = True
+    filters: int = 32
+    pool: int = 4
+    readout: Literal["last", "mean", "all"] = "all"
+    dropout: float = 0.5
+    lr: float = 2e-3
+    batch_size: int = 64
+    epochs: int = 60
+    augment: int = 8
+
+    def arch(self) -> dict[str, Any]:
+        """The architecture settings, as keyword arguments of :func:`build_ecg_rnn`."""
+        return {k: getattr(self, k) for k in ("cell", "units", "n_layers", "conv_front", "filters", "pool", "readout")}
+
+
+RNN_RECIPE = RnnRecipe()
+"""Lesson 03's recurrent classifier: a Conv1D front end, one GRU layer, every state to the head."""
+
+
+@dataclass(frozen=True)
+class PretrainRecipe(Recipe):
+    """How the encoder is pretrained on ECG5000's five beat classes (early stopping on a held-out fifth)."""
+
+    WHAT = "the ECG5000 pretraining recipe (ecg.PretrainRecipe)"
+    lr: float = 1e-3
+    batch_size: int = 32
+    epochs: int = 30
+    patience: int = 6
+    augment: int = 0
+
+
+PRETRAIN_RECIPE = PretrainRecipe()
 
 
 # ----------------------------------------------------------------- preprocessing
@@ -194,22 +231,9 @@ def build_ecg_rnn(n_classes: int = 2, cell: str = "gru", units: int = 32, n_laye
     return keras.Model(inputs, outputs, name=name)
 
 
-def _arch(recipe: dict[str, Any]) -> dict[str, Any]:
-    return {k: recipe[k] for k in ARCH_KEYS}
-
-
-def _fit(model, x, y, xv, yv, r: dict[str, Any]):
-    import keras
-
-    model.compile(optimizer=keras.optimizers.Adam(r["lr"]), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    stop = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=r["patience"], restore_best_weights=True)]
-    return model.fit(x, y, validation_data=(xv, yv), epochs=r["epochs"], batch_size=r["batch_size"],
-                     callbacks=stop, verbose=0, shuffle=True)
-
-
 @cached
-def pretrain_encoder(arch: dict[str, Any], seed: int = 0, recipe: dict[str, Any] | None = None) -> dict[str, Any]:
+def pretrain_encoder(arch: dict[str, Any], seed: int = 0,
+                     recipe: PretrainRecipe | Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Pretrain a recurrent classifier on ECG5000's five beat classes; return its encoder weights.
 
     A stratified fifth of the 500 beats is held out for early stopping. The
@@ -217,17 +241,19 @@ def pretrain_encoder(arch: dict[str, Any], seed: int = 0, recipe: dict[str, Any]
     ``encoder.get_weights()``), the held-out accuracy and the training history.
     """
     import keras
+    from helpers.models import train_classifier
 
-    r = with_overrides(PRETRAIN_RECIPE, recipe, name="the ECG5000 pretraining recipe (ecg.PRETRAIN_RECIPE)")
+    r = PRETRAIN_RECIPE.with_overrides(recipe)
     src = ecg5000_beats()
     hold = stratified_budget(src.y, fraction=0.2, seed=seed)
     mask = np.zeros(len(src.y), dtype=bool)
     mask[hold] = True
-    x, y = augment(src.x[~mask], src.y[~mask], r["augment"], seed)
+    x, y = augment(src.x[~mask], src.y[~mask], r.augment, seed)
     keras.utils.set_random_seed(seed)
     model = build_ecg_rnn(n_classes=5, dropout=0.2, name="source", **arch)
     start = time.perf_counter()
-    history = _fit(model, x, y, src.x[mask], src.y[mask], r)
+    history = train_classifier(model, x, y, src.x[mask], src.y[mask], epochs=r.epochs, lr=r.lr,
+                               batch_size=r.batch_size, patience=r.patience)
     proba = model.predict(src.x[mask], verbose=0)
     return {
         "encoder_weights": [np.asarray(w) for w in model.get_layer("encoder").get_weights()],
@@ -330,7 +356,7 @@ def unstack_weights(model, n_seeds: int, s: int) -> list[np.ndarray]:
 
 
 @cached
-def run_ecg200(recipe: dict[str, Any] | None = None, seeds: tuple[int, ...] | list[int] = (0,),
+def run_ecg200(recipe: RnnRecipe | Mapping[str, Any] | None = None, seeds: tuple[int, ...] | list[int] = (0,),
                pretrained: bool = False, pretrain_seed: int = 0, budget: int | None = None) -> list[dict[str, Any]]:
     """Train the recurrent classifier on ECG200 once per seed; predict each seed's validation beats and the test beats.
 
@@ -347,45 +373,45 @@ def run_ecg200(recipe: dict[str, Any] | None = None, seeds: tuple[int, ...] | li
     """
     import keras
 
-    r = with_overrides(RNN_RECIPE, recipe, name="the ECG200 recipe (ecg.RNN_RECIPE)")
+    r = RNN_RECIPE.with_overrides(recipe)
     seeds = [int(s) for s in seeds]
     n = len(seeds)
     splits = [ecg200_splits(s) for s in seeds]
     drawn = [np.arange(len(tr.y)) if budget is None else budget_draw(tr.y, int(budget), s)
              for s, (tr, _, _) in zip(seeds, splits)]
     splits = [(Split(tr.x[d], tr.y[d]), va, te) for d, (tr, va, te) in zip(drawn, splits)]
-    source = pretrain_encoder(_arch(r), pretrain_seed) if pretrained else None
+    source = pretrain_encoder(r.arch(), pretrain_seed) if pretrained else None
     xs, ys, start_weights = [], [], []
     for s, (train, _, _) in zip(seeds, splits):
-        x, y = augment(train.x, train.y, r["augment"], s)
+        x, y = augment(train.x, train.y, r.augment, s)
         order = np.random.default_rng(s).permutation(len(y))  # own order per seed; fit shuffles all alike
         xs.append(x[order, :, 0])
         ys.append(y[order])
         keras.utils.set_random_seed(s)
-        model = build_ecg_rnn(n_classes=2, dropout=r["dropout"], **_arch(r))
+        model = build_ecg_rnn(n_classes=2, dropout=r.dropout, **r.arch())
         if source is not None:
             model.get_layer("encoder").set_weights(source["encoder_weights"])
         start_weights.append(model.get_weights())
     if len({len(y) for y in ys}) != 1:
         raise ValueError("every seed must have the same number of training beats to train side by side")
     keras.utils.set_random_seed(seeds[0])
-    stacked = build_stacked_rnn(n, n_classes=2, dropout=r["dropout"], **_arch(r))
+    stacked = build_stacked_rnn(n, n_classes=2, dropout=r.dropout, **r.arch())
     stack_weights(stacked, start_weights)
-    stacked.compile(optimizer=keras.optimizers.Adam(r["lr"]), loss="sparse_categorical_crossentropy",
+    stacked.compile(optimizer=keras.optimizers.Adam(r.lr), loss="sparse_categorical_crossentropy",
                     steps_per_execution=4)  # 4 batches per call into TensorFlow: about 20 % faster on a CPU
     start = time.perf_counter()
-    history = stacked.fit(np.stack(xs, axis=-1), np.stack(ys, axis=-1), epochs=r["epochs"],
-                          batch_size=r["batch_size"], shuffle=True, verbose=0)
+    history = stacked.fit(np.stack(xs, axis=-1), np.stack(ys, axis=-1), epochs=r.epochs,
+                          batch_size=r.batch_size, shuffle=True, verbose=0)
     seconds = time.perf_counter() - start
     test = splits[0][2]
     x_val = np.stack([v.x[..., 0] for _, v, _ in splits], axis=-1)  # each seed's own validation beats
     proba = stacked.predict(np.concatenate([x_val, np.repeat(test.x, n, axis=-1)]), verbose=0)
     proba_val, proba_test = proba[:len(x_val)], proba[len(x_val):]
     return [{
-        "recipe": r, "seed": s, "pretrained": pretrained, "budget": budget, "n_train": int(len(train.y)),
+        "recipe": r.as_dict(), "seed": s, "pretrained": pretrained, "budget": budget, "n_train": int(len(train.y)),
         "train_index": drawn[i],
         "source_holdout_accuracy": None if source is None else source["holdout_accuracy"],
-        "epochs": r["epochs"], "seconds": seconds / n, "train_loss": history.history["loss"],
+        "epochs": r.epochs, "seconds": seconds / n, "train_loss": history.history["loss"],
         "y_val": val.y, "proba_val": proba_val[:, i], "y_test": test.y, "proba_test": proba_test[:, i],
     } for i, (s, (train, val, _)) in enumerate(zip(seeds, splits))]
 

@@ -18,13 +18,14 @@ import helpers  # noqa: F401  (quiet TensorFlow before it loads)
 
 import math
 import time
-from typing import Any, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 
 from helpers import metrics
 from helpers.cache import cache_dir, cache_key, cached
-from helpers.recipes import with_overrides
+from helpers.recipes import Recipe
 from helpers.data import Split, budget_splits, load_dataset
 
 # The recipe of lessons 05-06: the plain small CNN (no batch norm, no augmentation),
@@ -32,11 +33,25 @@ from helpers.data import Split, budget_splits, load_dataset
 # methods x 5 seeds) stay within a few minutes on a laptop CPU. The epoch cap is a
 # compute budget: most runs still improve slowly when they reach it (early stopping
 # rarely fires), and every method gets the same budget.
-EVAL_RECIPE: dict[str, Any] = {
-    "filters": (16, 32, 64), "batch_norm": False, "dropout": 0.3, "weight_decay": 0.0,
-    "augment": False, "lr": 3e-3, "batch_size": 64, "epochs": 20, "patience": 5,
-    "min_samples_per_epoch": 512, "pooling": "gap",
-}
+@dataclass(frozen=True)
+class EvalRecipe(Recipe):
+    """How the classifiers of lessons 05-06 are built (:func:`helpers.models.build_cnn`) and trained."""
+
+    WHAT = "the recipe of lessons 05-06 (evaluation.EvalRecipe)"
+    filters: tuple[int, ...] = (16, 32, 64)
+    batch_norm: bool = False
+    dropout: float = 0.3
+    weight_decay: float = 0.0
+    augment: bool = False
+    pooling: Literal["gap", "flatten"] = "gap"
+    lr: float = 3e-3
+    batch_size: int = 64
+    epochs: int = 20
+    patience: int = 5
+    min_samples_per_epoch: int = 512
+
+
+EVAL_RECIPE = EvalRecipe()
 
 IMBALANCE_METHODS = ("plain", "class weights", "resampling")
 
@@ -60,23 +75,23 @@ def tile_to(split: Split, min_samples: int, seed: int) -> Split:
     return Split(split.x[idx], split.y[idx])
 
 
-def _recipe(recipe: dict[str, Any] | None) -> dict[str, Any]:
-    return with_overrides(EVAL_RECIPE, recipe, name="the recipe of lessons 05-06 (evaluation.EVAL_RECIPE)")
+def _recipe(recipe: EvalRecipe | Mapping[str, Any] | None) -> EvalRecipe:
+    return EVAL_RECIPE.with_overrides(recipe)
 
 
 def _fraction(dataset: str, fraction: float | None) -> float:
     return DEFAULT_FRACTION.get(dataset, 1.0) if fraction is None else float(fraction)
 
 
-def _build(input_shape: Sequence[int], n_classes: int, r: dict[str, Any]):
+def _build(input_shape: Sequence[int], n_classes: int, r: EvalRecipe):
     from helpers.models import build_cnn
 
-    return build_cnn(tuple(input_shape), n_classes, filters=r["filters"], batch_norm=r["batch_norm"],
-                     dropout=r["dropout"], weight_decay=r["weight_decay"], augment=r["augment"])
+    return build_cnn(tuple(input_shape), n_classes, filters=r.filters, batch_norm=r.batch_norm,
+                     dropout=r.dropout, weight_decay=r.weight_decay, augment=r.augment, pooling=r.pooling)
 
 
 def classifier_weights_path(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
-                            recipe: dict[str, Any] | None = None):
+                            recipe: EvalRecipe | Mapping[str, Any] | None = None):
     """Where :func:`trained_classifier` keeps the weights of these arguments (a ``.npz`` file).
 
     Keyed like a cached run: by the code :func:`trained_classifier` executes and its full arguments.
@@ -86,7 +101,7 @@ def classifier_weights_path(dataset: str, seed: int = 0, method: str = "plain", 
 
 
 def trained_classifier(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
-                       recipe: dict[str, Any] | None = None):
+                       recipe: EvalRecipe | Mapping[str, Any] | None = None):
     """The course CNN for ``dataset``, trained on ``fraction`` of its labels (validation scaled alike).
 
     ``method`` is one of :data:`IMBALANCE_METHODS`: ``"plain"`` training,
@@ -117,16 +132,16 @@ def trained_classifier(dataset: str, seed: int = 0, method: str = "plain", fract
     weights = balanced_class_weights(train.y) if method == "class weights" else None
     if method == "resampling":
         train = oversample(train, seed)
-    fit_on = tile_to(train, r["min_samples_per_epoch"], seed)
-    train_classifier(model, fit_on.x, fit_on.y, val.x, val.y, epochs=r["epochs"], lr=r["lr"],
-                     batch_size=r["batch_size"], patience=r["patience"], class_weight=weights)
+    fit_on = tile_to(train, r.min_samples_per_epoch, seed)
+    train_classifier(model, fit_on.x, fit_on.y, val.x, val.y, epochs=r.epochs, lr=r.lr,
+                     batch_size=r.batch_size, patience=r.patience, class_weight=weights)
     save_weights(model, path)
     return model
 
 
 @cached
 def predictions(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
-                recipe: dict[str, Any] | None = None) -> dict[str, Any]:
+                recipe: EvalRecipe | Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Validation and test predictions of :func:`trained_classifier` (plain data, cached).
 
     Keys: ``y_val``, ``y_test`` (labels), ``proba_val``, ``proba_test`` (every
@@ -167,7 +182,7 @@ def fit_temperature(y_val, p_val, *, positive_label) -> float:
     """
     from scipy.optimize import minimize_scalar
 
-    y, p = metrics._check_inputs(y_val, p_val, positive_label)
+    y, p = metrics.check_inputs(y_val, p_val, positive_label)
     target, z = (y == positive_label).astype(float), _logit(p)
 
     def nll(log_t: float) -> float:
@@ -186,7 +201,7 @@ def fit_platt(y_val, p_val, *, positive_label) -> tuple[float, float]:
     """Platt scaling: ``(a, b)`` of a logistic regression of the outcome on ``logit(p_val)``."""
     from sklearn.linear_model import LogisticRegression
 
-    y, p = metrics._check_inputs(y_val, p_val, positive_label)
+    y, p = metrics.check_inputs(y_val, p_val, positive_label)
     lr = LogisticRegression(C=1e6).fit(_logit(p)[:, None], (y == positive_label).astype(int))
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 

@@ -58,8 +58,11 @@ _PROB_TOLERANCE = 1e-6
 # Input checks
 # ---------------------------------------------------------------------------
 
-def _check_inputs(y_true, p_pos, positive_label) -> tuple[np.ndarray, np.ndarray]:
-    """Validate the common arguments; return them as 1-D numpy arrays.
+def check_inputs(y_true, p_pos, positive_label) -> tuple[np.ndarray, np.ndarray]:
+    """Validate labels and positive-class probabilities; return them as 1-D numpy arrays.
+
+    Every metric here starts with it; lessons 05-06's recalibration
+    (:func:`helpers.evaluation.fit_temperature`, ``fit_platt``) too.
 
     Every error says what is wrong and what to do about it, because these
     mistakes (wrong column, logits, swapped arguments) are the usual ones.
@@ -148,7 +151,7 @@ def _check_inputs(y_true, p_pos, positive_label) -> tuple[np.ndarray, np.ndarray
 
 def _binarise(y_true, p_pos, positive_label, threshold) -> tuple[np.ndarray, np.ndarray]:
     """Return (is the case positive, is it predicted positive) as bool arrays."""
-    y, p = _check_inputs(y_true, p_pos, positive_label)
+    y, p = check_inputs(y_true, p_pos, positive_label)
     if not 0.0 <= float(threshold) <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold!r}.")
     return y == positive_label, p >= threshold
@@ -230,7 +233,7 @@ def roc_auc(y_true, p_pos, *, positive_label) -> float:
     Warns when ``p_pos`` holds only 0s and 1s: hard predictions give the AUC
     of a single threshold, not of the model's ranking.
     """
-    y, p = _check_inputs(y_true, p_pos, positive_label)
+    y, p = check_inputs(y_true, p_pos, positive_label)
     is_pos = y == positive_label
     if is_pos.all():
         raise ValueError(
@@ -256,7 +259,7 @@ def binary_report(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> d
     single class).
     """
     kw = {"positive_label": positive_label, "threshold": threshold}
-    y, p = _check_inputs(y_true, p_pos, positive_label)
+    y, p = check_inputs(y_true, p_pos, positive_label)
     report: dict = {"n": int(len(y))}
     report.update(confusion_counts(y, p, **kw))
     for name, metric in [
@@ -379,7 +382,7 @@ def bootstrap_ci(
     percentiles.
     """
     _check_alpha(alpha)
-    y, p = _check_inputs(y_true, p_pos, positive_label)
+    y, p = check_inputs(y_true, p_pos, positive_label)
     estimate = float(metric(y, p, positive_label=positive_label, **kwargs))
     resamples = np.array(list(bootstrap_indices(y, n_boot=n_boot, seed=seed)))
     values = _metric_of_resamples(metric, y, p, resamples, positive_label=positive_label, **kwargs)
@@ -419,8 +422,8 @@ def paired_bootstrap(
     - ``metric_a``, ``metric_b``: each model's metric on all cases.
     """
     _check_alpha(alpha)
-    y, pa = _check_inputs(y_true, p_a, positive_label)
-    _, pb = _check_inputs(y_true, p_b, positive_label)
+    y, pa = check_inputs(y_true, p_a, positive_label)
+    _, pb = check_inputs(y_true, p_b, positive_label)
     kw = {"positive_label": positive_label, **kwargs}
     metric_a = float(metric(y, pa, **kw))
     metric_b = float(metric(y, pb, **kw))
@@ -470,7 +473,7 @@ def seeds_and_cases_bootstrap(
     pa, pb = np.atleast_2d(np.asarray(p_a, dtype=float)), np.atleast_2d(np.asarray(p_b, dtype=float))
     if pa.shape != pb.shape:
         raise ValueError(f"p_a and p_b must have the same shape (seeds, cases), got {pa.shape} and {pb.shape}.")
-    y, _ = _check_inputs(y_true, pa[0], positive_label)
+    y, _ = check_inputs(y_true, pa[0], positive_label)
     if pa.shape[1] != len(y):
         raise ValueError(f"each row of p_a must hold one probability per test case ({len(y)}), got {pa.shape[1]}.")
     n_seeds = pa.shape[0]
@@ -507,7 +510,7 @@ def reliability_bins(y_true, p_pos, *, positive_label, n_bins: int = 10) -> dict
     """
     if int(n_bins) < 1:
         raise ValueError(f"n_bins must be at least 1, got {n_bins!r}.")
-    y, p = _check_inputs(y_true, p_pos, positive_label)
+    y, p = check_inputs(y_true, p_pos, positive_label)
     is_pos = y == positive_label
     edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
     which = np.searchsorted(edges[1:-1], p, side="right")  # bin index 0..n_bins-1
@@ -540,7 +543,7 @@ def brier_score(y_true, p_pos, *, positive_label) -> float:
 
     0 is perfect; always answering 0.5 scores 0.25.
     """
-    y, p = _check_inputs(y_true, p_pos, positive_label)
+    y, p = check_inputs(y_true, p_pos, positive_label)
     if len(np.unique(y)) == 2:
         return float(brier_score_loss(y, p, pos_label=positive_label))
     # a single-class test set: scikit-learn cannot tell which label is the other

@@ -30,13 +30,14 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 
 import helpers  # noqa: F401  (quiet TensorFlow before it loads)
 from helpers.cache import cache_dir
-from helpers.recipes import with_overrides
+from helpers.recipes import Recipe
 
 ARCH: dict[str, Any] = {"input_shape": (28, 28, 1), "filters": (16, 32, 64), "batch_norm": True}
 """The architecture every source model shares: build the base with ``build_cnn_base(**ARCH)``."""
@@ -60,16 +61,41 @@ SOURCES: dict[str, dict[str, Any]] = {
     },
 }
 
-TRAINING: dict[str, Any] = {"epochs": 6, "batch_size": 128, "lr": 2e-3, "noise": 0.25, "seed": 0,
-                            "max_images": None}
-"""Pretraining settings of the autoencoder and supervised sources: under 60 s per source on a 2-core CPU."""
+@dataclass(frozen=True)
+class Training(Recipe):
+    """Pretraining settings of the autoencoder and supervised sources: under 60 s per source on a 2-core CPU.
 
-CONTRASTIVE_TRAINING: dict[str, Any] = {"epochs": 40, "batch_size": 256, "lr": 2e-3, "temperature": 0.2,
-                                        "projection_dim": 64, "seed": 0, "max_images": None}
-"""Settings of the contrastive source (lesson 04): 40 epochs over the 4,708 unlabelled training X-rays."""
+    ``noise`` is the denoising autoencoder's Gaussian noise; ``max_images`` caps the images (``None``: all).
+    """
+
+    WHAT = "the pretraining settings (pretrain.Training)"
+    epochs: int = 6
+    batch_size: int = 128
+    lr: float = 2e-3
+    noise: float = 0.25
+    seed: int = 0
+    max_images: int | None = None
 
 
-def _default_training(source: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ContrastiveTraining(Recipe):
+    """Settings of the contrastive source (lesson 04): 40 epochs over the 4,708 unlabelled training X-rays."""
+
+    WHAT = "the contrastive pretraining settings (pretrain.ContrastiveTraining)"
+    epochs: int = 40
+    batch_size: int = 256
+    lr: float = 2e-3
+    temperature: float = 0.2
+    projection_dim: int = 64
+    seed: int = 0
+    max_images: int | None = None
+
+
+TRAINING = Training()
+CONTRASTIVE_TRAINING = ContrastiveTraining()
+
+
+def _default_training(source: str) -> Training | ContrastiveTraining:
     """The declared settings of ``source``'s kind of pretraining."""
     return CONTRASTIVE_TRAINING if _check_source(source)["kind"] == "contrastive" else TRAINING
 
@@ -85,7 +111,7 @@ def _check_source(source: str) -> dict[str, Any]:
     return SOURCES[source]
 
 
-def weights_key(source: str, training: dict[str, Any] | None = None) -> str:
+def weights_key(source: str, training: Recipe | Mapping[str, Any] | None = None) -> str:
     """Hash of the code :func:`pretrain` executes, the data files' MD5s, the architecture and the settings.
 
     The code is what :func:`pretrain` reaches (:func:`helpers.code_key.code_key`),
@@ -99,14 +125,15 @@ def weights_key(source: str, training: dict[str, Any] | None = None) -> str:
     digest = hashlib.sha256()
     digest.update(code_key("helpers.pretrain", "pretrain").encode())
     md5s = [f["md5"] for d in spec["datasets"] for f in dataset_info(d)["files"]]
+    settings = _default_training(source).with_overrides(training).as_dict()
     config = {"source": source, "spec": {k: spec[k] for k in ("kind", "datasets")}, "md5": md5s,
-              "arch": ARCH, "training": training or _default_training(source), "keras": keras.__version__,
+              "arch": ARCH, "training": settings, "keras": keras.__version__,
               "numpy": np.__version__, "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1")}
     digest.update(json.dumps(config, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
 
 
-def weights_path(source: str = "simclr_chest", training: dict[str, Any] | None = None) -> Path:
+def weights_path(source: str = "simclr_chest", training: Recipe | Mapping[str, Any] | None = None) -> Path:
     """Where ``source``'s weights live in the course cache (whether or not they exist yet)."""
     return cache_dir() / "pretrained" / f"{source}-{weights_key(source, training)}.weights.npz"
 
@@ -172,7 +199,7 @@ def _progress_callback(total_epochs: int, desc: str, enabled: bool) -> Any:
     return _Bar()
 
 
-def pretrain(source: str = "simclr_chest", training: dict[str, Any] | None = None,
+def pretrain(source: str = "simclr_chest", training: Recipe | Mapping[str, Any] | None = None,
              path: str | os.PathLike | None = None, progress: bool = True) -> Path:
     """Pretrain ``source`` from scratch (deterministic for its settings) and save its base's weights.
 
@@ -182,36 +209,36 @@ def pretrain(source: str = "simclr_chest", training: dict[str, Any] | None = Non
     from helpers.models import build_cnn, build_cnn_base, save_weights
 
     spec = _check_source(source)
-    t = with_overrides(_default_training(source), training, name=f"the pretraining settings of {source!r}")
+    t = _default_training(source).with_overrides(training)
     path = Path(path) if path is not None else weights_path(source, training)
-    x, y = pretraining_images(source, t["max_images"], t["seed"])
-    keras.utils.set_random_seed(t["seed"])
-    bar = _progress_callback(t["epochs"], f"pretraining {source} on {len(x)} images", progress)
+    x, y = pretraining_images(source, t.max_images, t.seed)
+    keras.utils.set_random_seed(t.seed)
+    bar = _progress_callback(t.epochs, f"pretraining {source} on {len(x)} images", progress)
     start = time.perf_counter()
     if spec["kind"] == "contrastive":
         from helpers.contrastive import SimCLR, clean_batch_norm_statistics
 
         base = build_cnn_base(**ARCH)
-        model = SimCLR(base, projection_dim=t["projection_dim"], temperature=t["temperature"], seed=t["seed"])
-        model.compile(optimizer=keras.optimizers.Adam(t["lr"]))
-        model.fit(x, epochs=t["epochs"], batch_size=t["batch_size"], shuffle=True, verbose=0, callbacks=[bar])
+        model = SimCLR(base, projection_dim=t.projection_dim, temperature=t.temperature, seed=t.seed)
+        model.compile(optimizer=keras.optimizers.Adam(t.lr))
+        model.fit(x, epochs=t.epochs, batch_size=t.batch_size, shuffle=True, verbose=0, callbacks=[bar])
         clean_batch_norm_statistics(base, x)
     elif spec["kind"] == "dae":
         base = build_cnn_base(**ARCH)
         model = _build_autoencoder(base)
-        model.compile(optimizer=keras.optimizers.Adam(t["lr"]), loss="mse")
-        noisy = np.clip(x + np.random.default_rng(t["seed"]).normal(0, t["noise"], x.shape), 0, 1)
-        model.fit(noisy.astype(np.float32), x, epochs=t["epochs"], batch_size=t["batch_size"],
+        model.compile(optimizer=keras.optimizers.Adam(t.lr), loss="mse")
+        noisy = np.clip(x + np.random.default_rng(t.seed).normal(0, t.noise, x.shape), 0, 1)
+        model.fit(noisy.astype(np.float32), x, epochs=t.epochs, batch_size=t.batch_size,
                   shuffle=True, verbose=0, callbacks=[bar])
     else:
         model = build_cnn(ARCH["input_shape"], int(y.max()) + 1, ARCH["filters"], batch_norm=ARCH["batch_norm"])
-        model.compile(optimizer=keras.optimizers.Adam(t["lr"]), loss="sparse_categorical_crossentropy")
-        model.fit(x, y, epochs=t["epochs"], batch_size=t["batch_size"], shuffle=True, verbose=0,
+        model.compile(optimizer=keras.optimizers.Adam(t.lr), loss="sparse_categorical_crossentropy")
+        model.fit(x, y, epochs=t.epochs, batch_size=t.batch_size, shuffle=True, verbose=0,
                   callbacks=[bar])
         base = model.get_layer("base")
     save_weights(base, path)
     meta = {"source": source, **{k: spec[k] for k in ("kind", "description")},
-            "datasets": list(spec["datasets"]), "n_images": int(len(x)), "training": t,
+            "datasets": list(spec["datasets"]), "n_images": int(len(x)), "training": t.as_dict(),
             "seconds": round(time.perf_counter() - start, 1)}
     path.with_name(path.name.replace(".weights.npz", ".json")).write_text(json.dumps(meta, indent=1))
     return path

@@ -89,12 +89,15 @@ def test_docstrings_comments_and_type_hints_do_not_count(copy, before):
 
 
 def test_editing_training_code_changes_exactly_the_runs_that_execute_it(copy):
-    """train_classifier is the compile-and-fit of the image CNNs; the ECG runs and the statistics do not call it."""
+    """train_classifier is the compile-and-fit with early stopping of lessons 05-06's CNNs and of lesson 03's
+    ECG5000 source (so of every ECG200 run, which may start from it); the label-budget curves, which train
+    a fixed number of steps, and the statistics do not call it."""
     before = _keys(copy)
     _edit(copy, "models", "train_classifier")
     after = _keys(copy)
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {"helpers.evaluation.predictions", "helpers.evaluation.trained_classifier"}
+    assert changed == {"helpers.evaluation.predictions", "helpers.evaluation.trained_classifier",
+                       "helpers.ecg.pretrain_encoder", "helpers.ecg.run_ecg200"}
 
 
 @pytest.mark.parametrize("module, name, must_change", [
@@ -112,7 +115,7 @@ def test_editing_called_code_changes_the_key(copy, before, module, name, must_ch
 
 def test_a_constant_the_run_reads_counts(copy, before):
     path = copy / "evaluation.py"
-    path.write_text(path.read_text().replace('"epochs": 20,', '"epochs": 21,', 1))
+    path.write_text(path.read_text().replace("epochs: int = 20", "epochs: int = 21", 1))
     assert _keys(copy)["helpers.evaluation.predictions"] != before["helpers.evaluation.predictions"]
 
 
@@ -134,3 +137,13 @@ def test_a_module_used_as_a_value_counts_whole(tmp_path):
 def test_unknown_function_is_a_clear_error():
     with pytest.raises(ValueError, match="not a top-level definition in the course package"):
         code_key.reachable("helpers.evaluation", "no_such_run")
+
+
+def test_a_recipe_counts_for_the_runs_that_use_it_and_no_other(copy, before):
+    """The from-scratch recipes of the curves are frozen dataclasses: a changed default re-keys the curves only."""
+    path = copy / "curves.py"
+    text = path.read_text()
+    assert "    lr: float = 2e-3\n" in text
+    path.write_text(text.replace("    lr: float = 2e-3\n", "    lr: float = 2.5e-3\n", 1))
+    after = _keys(copy)
+    assert {name for name in before if before[name] != after[name]} == {"helpers.curves.run_cell"}

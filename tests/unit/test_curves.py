@@ -42,15 +42,16 @@ def test_budget_splits_scale_validation_and_depend_only_on_the_seed():
 
 def test_steps_and_seeds_follow_the_declared_settings():
     t = C.TRAINING
-    assert C.steps_for(10) == t["min_steps"]
-    assert C.steps_for(10**6) == t["max_steps"]
+    assert C.steps_for(10) == t.min_steps
+    assert C.steps_for(10**6) == t.max_steps
+    assert C.steps_for(1000, t.replace(epochs=1)) == max(t.min_steps, -(-1000 // t.batch_size))
     assert C.seeds_for(10) == C.TINY_SEEDS and len(C.TINY_SEEDS) >= 10
     assert C.seeds_for(200) == C.SEEDS and len(C.SEEDS) >= 5 and C.seeds_for(None) == C.SEEDS
 
 
 def test_recipes_are_checked():
-    assert C.recipe("scratch", "augmentation")["augment"] is True
-    assert C.recipe("transfer", "fine-tune all layers")["trainable"] == "all"
+    assert C.recipe("scratch", "augmentation").augment is True
+    assert C.recipe("transfer", "fine-tune all layers").trainable == "all"
     with pytest.raises(KeyError, match="Known: plain"):
         C.recipe("scratch", "resnet")
     with pytest.raises(ValueError, match="family"):
@@ -65,7 +66,7 @@ def test_verdict_calls_a_difference_real_only_when_its_interval_excludes_zero():
 
 @pytest.fixture
 def short_training(monkeypatch):
-    monkeypatch.setattr(C, "TRAINING", {**C.TRAINING, "min_steps": 6, "max_steps": 6, "checkpoints": 2})
+    monkeypatch.setattr(C, "TRAINING", C.TRAINING.replace(min_steps=6, max_steps=6, checkpoints=2))
 
 
 def test_a_seed_trained_after_others_equals_the_seed_trained_alone(short_training):

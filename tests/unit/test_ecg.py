@@ -139,8 +139,8 @@ def test_bootstrap_report(tmp_path, monkeypatch):
 
 def test_cached_runs_tiny(tmp_path, monkeypatch, data_dir):
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
-    arch = {k: {**ecg.RNN_RECIPE, **TINY}[k] for k in ecg.ARCH_KEYS}
-    monkeypatch.setitem(ecg.PRETRAIN_RECIPE, "epochs", 1)  # the tmp cache holds only this run
+    arch = ecg.RNN_RECIPE.replace(**TINY).arch()
+    monkeypatch.setattr(ecg, "PRETRAIN_RECIPE", ecg.PRETRAIN_RECIPE.replace(epochs=1))  # the tmp cache holds only this run
     src = ecg.pretrain_encoder(arch, 0)
     assert 0 <= src["holdout_accuracy"] <= 1 and src["n_holdout"] == 100
     assert isinstance(src["encoder_weights"], list) and src["encoder_weights"][0].shape == (7, 1, 4)

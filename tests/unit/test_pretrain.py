@@ -7,7 +7,7 @@ import pytest
 from helpers import pretrain as P
 from helpers.models import WeightsMismatchError, build_cnn_base, save_weights
 
-TINY = {**P.TRAINING, "epochs": 1, "batch_size": 64, "max_images": 128}
+TINY = P.TRAINING.replace(epochs=1, batch_size=64, max_images=128)
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,7 @@ def test_weights_path_is_keyed_by_source_and_settings(tmp_path):
     assert a == P.weights_path("dae_target"), "the key must be stable"
     assert a.parent == tmp_path / "cache" / "pretrained"
     assert a != P.weights_path("dae_cross")
-    assert a != P.weights_path("dae_target", {**P.TRAINING, "epochs": P.TRAINING["epochs"] + 1})
+    assert a != P.weights_path("dae_target", P.TRAINING.replace(epochs=P.TRAINING.epochs + 1))
 
 
 def test_unknown_source_names_the_known_ones():
