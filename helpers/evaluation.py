@@ -1,5 +1,5 @@
 """Evaluation and open problems (lessons 05 and 06): trained models, recalibration,
-class-imbalance runs, saliency maps, dataset-shift checks, threshold tables.
+class-imbalance runs, the heat-map sanity check, a simulated scanner shift, threshold tables.
 
 - :func:`trained_classifier` is the one place a lesson gets "the" classifier of a
   dataset: its weights are cached as a ``.npz`` file named by the code, the
@@ -8,9 +8,10 @@ class-imbalance runs, saliency maps, dataset-shift checks, threshold tables.
 - ``method=`` of :func:`trained_classifier` / :func:`predictions` picks plain
   training, class weights or resampling (the class-imbalance study of lesson 06);
   predictions are cached (plain data).
-- :func:`saliency_map` / :func:`grad_cam` use ``tf.GradientTape``;
-  :func:`randomisation_check` is the model-randomisation sanity check of
-  Adebayo et al. (2018): a faithful map must change when the weights do.
+- Lesson 06 writes its saliency map, Grad-CAM and domain classifier in the
+  notebook; :func:`randomisation_check` takes such a map function and runs the
+  model-randomisation sanity check of Adebayo et al. (2018): a faithful map
+  must change when the weights do.
 """
 from __future__ import annotations
 
@@ -333,78 +334,39 @@ def summarise_runs(runs: list[dict[str, Any]], positive_label: int, baseline: st
 
 
 # ------------------------------------------------------- saliency and Grad-CAM
-def _split_at(model, layer: str | None):
-    """The base's layers up to and including ``layer``, and the ones after it."""
-    layers = model.get_layer("base").layers
-    if layer is None:
-        return [], layers
-    names = [lyr.name for lyr in layers]
-    if layer not in names:
-        raise ValueError(f"layer {layer!r} is not in the model's base; it has {names}.")
-    cut = names.index(layer) + 1
-    return layers[:cut], layers[cut:]
-
-
-def _run(layers, h):
-    for lyr in layers:
-        h = lyr(h, training=False)
-    return h
-
-
-def _logits(model, pooled):
-    """The head before its softmax (a :func:`helpers.models.build_cnn` model)."""
-    head = model.get_layer("head")
-    return pooled @ head.kernel + head.bias
-
-
-def saliency_map(model, x, class_index: int) -> np.ndarray:
-    """|d logit / d pixel| (max over channels), each map scaled to [0, 1]; shape (N, H, W)."""
-    import tensorflow as tf
-
-    x = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        score = _logits(model, _run(model.get_layer("base").layers, x))[:, class_index]
-    grad = np.abs(tape.gradient(score, x).numpy()).max(axis=-1)
-    return _normalise(grad)
-
-
+# Lesson 06 writes the saliency map and Grad-CAM itself (tf.GradientTape on the
+# class score); these are the plumbing around them and the sanity check.
 def last_conv_layer(model) -> str:
     """Name of the base's last ReLU (the last convolutional feature maps before pooling)."""
     return [lyr.name for lyr in model.get_layer("base").layers if lyr.name.endswith("_relu")][-1]
 
 
-def grad_cam(model, x, class_index: int, layer: str | None = None, relu: bool = True) -> np.ndarray:
-    """Grad-CAM (Selvaraju et al. 2017) at ``layer`` (default: :func:`last_conv_layer`).
+def last_conv_split(model):
+    """The base of a :func:`helpers.models.build_cnn` model cut after :func:`last_conv_layer`.
 
-    Channel weights are the spatial mean of d logit / d activation; the map is
-    ReLU(sum of weighted channels) (``relu=False`` keeps the signed sum),
-    resized to the input and scaled to [0, 1]. Returns (N, H, W); a map with
-    no positive evidence anywhere comes back all zero.
+    Returns two functions: ``to_maps(x)``, images -> the last convolutional
+    feature maps (N, h, w, channels), and ``to_features(maps)``, those maps ->
+    the pooled features the head reads; ``to_features(to_maps(x))`` is the
+    base's output. Grad-CAM (lesson 06) differentiates the class score with
+    respect to the maps between the two.
     """
     import tensorflow as tf
 
-    before, after = _split_at(model, layer or last_conv_layer(model))
-    x = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
-    feats = _run(before, x)
-    with tf.GradientTape() as tape:
-        tape.watch(feats)
-        score = _logits(model, _run(after, feats))[:, class_index]
-    grads = tape.gradient(score, feats)
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    cam = tf.reduce_sum(weights * feats, axis=-1)[..., None]
-    if relu:
-        cam = tf.nn.relu(cam)
-    cam = tf.image.resize(cam, x.shape[1:3], method="bilinear")[..., 0].numpy()
-    return _normalise(cam)
+    layers = model.get_layer("base").layers
+    cut = [lyr.name for lyr in layers].index(last_conv_layer(model)) + 1
 
+    def run(stack, h):
+        for lyr in stack:
+            h = lyr(h, training=False)
+        return h
 
-def _normalise(maps: np.ndarray) -> np.ndarray:
-    maps = np.asarray(maps, dtype=np.float64)
-    flat = maps.reshape(len(maps), -1)
-    low, high = flat.min(axis=1), flat.max(axis=1)
-    span = np.where(high - low > 0, high - low, 1.0)
-    return ((flat - low[:, None]) / span[:, None]).reshape(maps.shape)
+    def to_maps(x):
+        return run(layers[:cut], tf.convert_to_tensor(np.asarray(x, dtype=np.float32)))
+
+    def to_features(maps):
+        return run(layers[cut:], maps)
+
+    return to_maps, to_features
 
 
 def randomised_copy(model, seed: int = 0):
@@ -416,7 +378,7 @@ def randomised_copy(model, seed: int = 0):
     return clone
 
 
-def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Spearman rank correlation between maps ``a[i]`` and ``b[i]`` (one value per image).
 
     nan where either map is constant (a blank map has no ranking to compare).
@@ -433,36 +395,36 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def randomisation_check(model, x, class_index: int, method: str = "grad_cam", seed: int = 0) -> dict[str, Any]:
-    """Model-randomisation sanity check: maps of the trained model vs a randomly initialised copy.
+def randomisation_check(model, x, class_index: int, explain, compare=None, seed: int = 0) -> dict[str, Any]:
+    """Model-randomisation sanity check (Adebayo et al. 2018): maps of the trained model vs a
+    randomly initialised copy (:func:`randomised_copy` with ``seed``).
 
-    Returns the ``trained`` and ``random`` maps (as the method shows them),
-    ``rank_correlation`` per image and ``blank`` (the random model's maps that
-    are all zero). Grad-CAM maps are compared *before* their final ReLU: a
-    random model's evidence is often negative everywhere, so its ReLU map is
-    blank and could not be compared at all. A map that barely changes
-    (correlation near 1) shows the input's edges, not what the model learned.
+    ``explain(model, x, class_index)`` returns one heat map per image, (N, H, W)
+    (lesson 06 passes its own saliency map or Grad-CAM). Returns the ``trained``
+    and ``random`` maps, ``rank_correlation`` per image and ``blank`` (the random
+    model's maps that are constant). The correlation is computed on the maps of
+    ``compare`` (default: ``explain``): Grad-CAM is compared *before* its final
+    ReLU, since a random model's evidence is often negative everywhere and its
+    ReLU map blank. A map that barely changes (correlation near 1) shows the
+    input's edges, not what the model learned.
     """
-    if method not in ("grad_cam", "saliency"):
-        raise ValueError(f"method must be 'grad_cam' or 'saliency', got {method!r}.")
-    fn = grad_cam if method == "grad_cam" else saliency_map
+    if not callable(explain) or (compare is not None and not callable(compare)):
+        raise TypeError("explain (and compare) must be functions (model, x, class_index) -> maps (N, H, W).")
+    compare = compare or explain
     rand_model = randomised_copy(model, seed)
-    trained, rand = fn(model, x, class_index), fn(rand_model, x, class_index)
-    if method == "grad_cam":
-        rho = rank_correlation(grad_cam(model, x, class_index, relu=False),
-                               grad_cam(rand_model, x, class_index, relu=False))
+    trained, rand = np.asarray(explain(model, x, class_index)), np.asarray(explain(rand_model, x, class_index))
+    if trained.shape != (len(x), *np.shape(x)[1:3]):
+        raise ValueError(f"explain must return one (H, W) map per image, shape {(len(x), *np.shape(x)[1:3])}; "
+                         f"got {trained.shape}.")
+    if compare is explain:
+        rho = _rank_correlation(trained, rand)
     else:
-        rho = rank_correlation(trained, rand)
+        rho = _rank_correlation(compare(model, x, class_index), compare(rand_model, x, class_index))
     blank = np.ptp(rand.reshape(len(rand), -1), axis=1) == 0
     return {"trained": trained, "random": rand, "rank_correlation": rho, "blank": blank}
 
 
 # ------------------------------------------------------------- dataset shift
-def embed(model, x: np.ndarray) -> np.ndarray:
-    """The model's features: the base's global-average-pooled output, (N, channels)."""
-    return np.asarray(model.get_layer("base").predict(np.asarray(x, dtype=np.float32), verbose=0))
-
-
 def scanner_shift(x: np.ndarray, gamma: float = 0.6, contrast: float = 0.7, noise: float = 0.03,
                   seed: int = 0) -> np.ndarray:
     """Simulate images from another scanner: gamma and contrast change plus sensor noise."""
@@ -470,26 +432,6 @@ def scanner_shift(x: np.ndarray, gamma: float = 0.6, contrast: float = 0.7, nois
     y = np.power(np.clip(x, 0, 1), gamma)
     y = 0.5 + contrast * (y - y.mean(axis=(1, 2, 3), keepdims=True))
     return np.clip(y + rng.normal(0, noise, y.shape), 0, 1).astype(np.float32)
-
-
-def domain_classifier_auc(features_a: np.ndarray, features_b: np.ndarray, seed: int = 0,
-                          n_boot: int = 500) -> tuple[float, float, float]:
-    """Can a logistic regression tell set A from set B? Out-of-fold AUC with a bootstrap CI.
-
-    About 0.5: the two sets look alike to these features; near 1: they differ
-    (a dataset shift). Returns (AUC, low, high).
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    x = np.concatenate([features_a, features_b]).reshape(len(features_a) + len(features_b), -1)
-    y = np.r_[np.zeros(len(features_a), int), np.ones(len(features_b), int)]
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
-    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-    p = cross_val_predict(clf, x, y, cv=folds, method="predict_proba")[:, 1]
-    return metrics.bootstrap_ci(metrics.roc_auc, y, p, positive_label=1, n_boot=n_boot, seed=seed)
 
 
 # ------------------------------------------------------ exercise diagnostics
