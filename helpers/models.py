@@ -1,4 +1,4 @@
-"""Small CNN and RNN builders, weight files with clear errors, freezing, training (lessons 01, 04 and 06).
+"""Small CNN builders, weight files with clear errors, freezing, training (lessons 01, 03, 04, 05 and 06).
 
 Layers have fixed names (``block1_conv``, ``block1_bn``, ... ``head``) so that
 weights saved from one model load into another built the same way, and so a
@@ -117,37 +117,6 @@ def build_finetune_model(base: keras.Model, n_classes: int, dropout: float = 0.3
     x = _augmentation()(inputs) if augment else inputs
     x = base(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="head")(x)
-    return keras.Model(inputs, outputs, name=name)
-
-
-def build_rnn(
-    input_shape: Sequence[int] = (96, 1),
-    n_classes: int = 2,
-    cell: str = "gru",
-    units: int = 32,
-    n_layers: int = 2,
-    conv_front: bool = False,
-    dropout: float = 0.2,
-    name: str = "rnn",
-) -> keras.Model:
-    """A recurrent classifier for ECG beats: [Conv1D front end] -> stacked RNN -> softmax head.
-
-    ``cell`` is ``"simple"``, ``"gru"`` or ``"lstm"``. The recurrent part is a
-    sub-model named ``encoder`` so it can be pretrained and transferred.
-    """
-    cells = {"simple": layers.SimpleRNN, "gru": layers.GRU, "lstm": layers.LSTM}
-    if cell not in cells:
-        raise ValueError(f"cell must be one of {sorted(cells)}, got {cell!r}.")
-    stack: list[layers.Layer] = [keras.Input(tuple(input_shape))]
-    if conv_front:
-        stack += [layers.Conv1D(units, 5, padding="same", activation="relu", name="front_conv"),
-                  layers.MaxPooling1D(2, name="front_pool")]
-    for i in range(1, n_layers + 1):
-        stack.append(cells[cell](units, return_sequences=i < n_layers, name=f"rnn{i}"))
-    encoder = keras.Sequential(stack, name="encoder")
-    inputs = keras.Input(tuple(input_shape), name="beat")
-    x = layers.Dropout(dropout, name="dropout")(encoder(inputs))
     outputs = layers.Dense(n_classes, activation="softmax", name="head")(x)
     return keras.Model(inputs, outputs, name=name)
 

@@ -134,11 +134,3 @@ def test_train_classifier_learns_a_separable_task():
     hist = models.train_classifier(model, x, y, x, y, epochs=15, lr=1e-2, batch_size=32)
     acc = np.mean(models.predict_proba(model, x).argmax(1) == y)
     assert acc > 0.9 and hist.history["loss"][-1] < hist.history["loss"][0]
-
-
-def test_rnn_builder_shapes_and_cells():
-    for cell in ("simple", "gru", "lstm"):
-        model = models.build_rnn((20, 1), n_classes=3, cell=cell, units=4, n_layers=2, conv_front=True)
-        assert model.predict(np.zeros((2, 20, 1), np.float32), verbose=0).shape == (2, 3)
-    with pytest.raises(ValueError, match="cell must be one of"):
-        models.build_rnn(cell="transformer")
