@@ -134,7 +134,7 @@ def test_release_contains_no_solution_or_hidden_test_line(tmp_path):
     lessons = sorted(p.name for p in (REPO_ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
     root = make_course(tmp_path, lessons + [FIXTURE])
     for lesson in lessons + [FIXTURE]:
-        grading._nbgrader(["generate_assignment", lesson, "--force"], root)
+        grading.nbgrader("generate_assignment", lesson, "--force", root=root)
         source = nbformat.read(root / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
         release = nbformat.read(root / "notebooks" / lesson / f"{lesson}.ipynb", as_version=4)
         public, secret = set(), set()
@@ -587,7 +587,7 @@ def test_feedback_of_every_lesson_contains_no_hidden_test_line(tmp_path):
     lessons = LESSONS_WITH_EXERCISES + [FIXTURE]
     root = make_course(tmp_path, lessons)
     for lesson in lessons:
-        grading._nbgrader(["generate_assignment", lesson, "--force"], root)
+        grading.nbgrader("generate_assignment", lesson, "--force", root=root)
         nb = nbformat.read(root / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
         hidden = []
         for cell in nb.cells:
