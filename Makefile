@@ -53,7 +53,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml jupyterlab-settings/override
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m helpers.device check-python
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt -e .
-	$(PY) -m helpers.course lab-settings
+	$(PY) -m tools.course lab-settings
 	touch $@
 
 # What the tests need on top (JupyterHub for the classroom test), pinned.
@@ -66,13 +66,13 @@ setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
 
 prepare: setup
-	$(PY) -m helpers.course prepare
+	$(PY) -m tools.course prepare
 
 status: setup
-	@$(PY) -m helpers.course status
+	@$(PY) -m tools.course status
 
 workspace: setup
-	$(PY) -m helpers.course workspace
+	$(PY) -m tools.course workspace
 
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=workspace $(LAB_FLAGS)
@@ -80,15 +80,15 @@ lab: setup
 # JupyterLab opens as soon as the data are checked; `prepare` fills the cache in the
 # background at low priority (progress: `make status`), and a lesson trains what is missing itself.
 course: setup workspace
-	$(PY) -m helpers.course check-data
-	$(PY) -m helpers.course prepare --background
+	$(PY) -m tools.course check-data
+	$(PY) -m tools.course prepare --background
 	$(VENV)/bin/jupyter lab --notebook-dir=workspace $(LAB_FLAGS)
 
 instructor: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_FLAGS)
 
 release: setup
-	$(PY) -m helpers.course release
+	$(PY) -m tools.course release
 
 test: setup-dev
 	$(PY) -m pytest
@@ -104,28 +104,28 @@ test-lesson: setup
 
 bench: setup
 	$(PY) -m pytest tests/lessons/test_lessons.py -q
-	$(PY) -m helpers.course timing
+	$(PY) -m tools.course timing
 
 clean-cache:
 	rm -rf .cache
 
 release-to-students: setup
-	$(PY) -m helpers.grading release $(A)
+	$(PY) -m tools.grading release $(A)
 
 due: setup
-	$(PY) -m helpers.grading due $(A) $(WHEN)
+	$(PY) -m tools.grading due $(A) $(WHEN)
 
 collect: setup
-	$(PY) -m helpers.grading collect $(A) $(if $(ZIP),--zip $(ZIP))
+	$(PY) -m tools.grading collect $(A) $(if $(ZIP),--zip $(ZIP))
 
 autograde: setup
-	$(PY) -m helpers.grading autograde $(A) --jobs $(JOBS)
+	$(PY) -m tools.grading autograde $(A) --jobs $(JOBS)
 
 feedback: setup
-	$(PY) -m helpers.grading feedback $(A)
+	$(PY) -m tools.grading feedback $(A)
 
 grades: setup
-	$(PY) -m helpers.grading export
+	$(PY) -m tools.grading export
 
 grading-bench: setup
-	$(PY) -m helpers.grading bench --n 30 --jobs $(JOBS)
+	$(PY) -m tools.grading bench --n 30 --jobs $(JOBS)

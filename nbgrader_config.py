@@ -29,9 +29,9 @@ c.ExecutePreprocessor.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "300")
 c.ExecutePreprocessor.interrupt_on_timeout = True
 
 # Feedback students receive: nbgrader's default renders the hidden tests (and tracebacks quoting them)
-# into the HTML; the course's filter strips them (helpers.grading.strip_hidden_tests).
+# into the HTML; the course's filter strips them (tools.grading.strip_hidden_tests).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "helpers.grading.FeedbackFilter",
+    "tools.grading.FeedbackFilter",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

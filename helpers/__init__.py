@@ -1,10 +1,11 @@
 """Helpers for the Transfer Learning in Medicine course (every lesson imports from here).
 
-Three parts (``docs/architecture.md``): the learner library that lessons import
-(data, models, metrics, plots, device, pretrain, recipes, cache), the cached
-experiment runners of particular lessons (curves, ecg,
-evaluation), and the instructor tools (course, grading), which no lesson
-imports. The library never imports a runner or a tool (a test checks).
+Two parts (``docs/architecture.md``): the learner library that lessons import
+(data, models, metrics, plots, device, pretrain, recipes, cache, course_state)
+and the cached experiment runners of particular lessons (curves, ecg,
+evaluation). The instructor and CI commands live outside this package, in
+``tools/`` (course, grading, judge). The library never imports a runner, and
+nothing here imports ``tools`` (a test checks).
 """
 import os as _os
 

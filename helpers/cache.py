@@ -50,10 +50,12 @@ def _environment() -> str:
 
 @functools.lru_cache(maxsize=None)
 def code_fingerprint() -> str:
-    """Hash of every ``helpers/*.py`` and the library versions: the version of the whole course.
+    """Hash of every ``helpers/*.py`` and the library versions: the version of the code lessons run.
 
-    Used by ``python -m helpers.course prepare`` to stamp a fully warmed cache;
-    cached runs use the narrower :func:`run_code_key`.
+    Used by ``python -m tools.course prepare`` to stamp a fully warmed cache
+    (:func:`helpers.course_state.prepared_stamp`); cached runs use the narrower
+    :func:`run_code_key`. The instructor tools (``tools/``) are not part of it:
+    they never change a result, so editing them keeps a prepared cache prepared.
     """
     digest = hashlib.sha256()
     for path in sorted((REPO_ROOT / PACKAGE).glob("*.py")):

@@ -3,7 +3,8 @@
 The setup cell also says, in one line each and only when it matters: that the
 installed TensorFlow/Keras/NumPy differ from the course's pins, and, in a lesson
 folder while the course cache is not prepared, what a background ``prepare`` is
-doing and how long this lesson takes cold (from ``reports/timing.json``).
+doing and how long this lesson takes cold (from ``reports/timing.json``; both read
+by :mod:`helpers.course_state`).
 
 ``python -m helpers.device check-python`` (run by ``make setup`` before it
 creates ``.venv``) says whether this interpreter and machine can install the
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 
 import helpers  # sets the TensorFlow log variables before TF loads
+from helpers.course_state import cache_line
 
 # The Python versions for which every pinned package has a wheel on every supported
 # platform (checked with `pip install --dry-run --platform ...`; see README "Platforms").
@@ -91,32 +93,6 @@ def version_warning(installed: dict[str, str], pinned: dict[str, str] | None = N
         return None
     return ("WARNING: " + ", ".join(odd) + " installed: results and speed may differ from the course's; "
             "`make setup` (or `pip install -r requirements.txt`) installs the pinned versions.")
-
-
-def cache_line(lesson: str | None = None) -> str | None:
-    """In a lesson folder while the cache is not prepared: what is filling it and how long this lesson takes.
-
-    ``None`` outside a lesson folder or once ``prepare`` has run (then every lesson is warm).
-    """
-    from helpers import course
-
-    lesson = lesson or Path.cwd().name
-    try:
-        if lesson not in course.lessons():
-            return None
-        status = course.prepare_status()
-    except (OSError, ValueError):
-        return None
-    if status["state"] == "prepared":
-        return None
-    try:
-        report = __import__("json").loads(course.TIMING_COMMITTED.read_text())["lessons"].get(lesson, {})
-        cold, warm = report["cold"]["seconds"], report["warm"]["seconds"]
-        cost = (f"this lesson takes about {course._minutes(cold)} on a 2-core CPU while its results are not "
-                f"cached (the first run trains them) and about {course._minutes(warm)} once they are")
-    except (OSError, ValueError, KeyError, TypeError):
-        cost = "this lesson trains what is not cached yet itself (slower the first time)"
-    return f"{course.describe_status(status)}. Meanwhile {cost}."
 
 
 def setup(seed: int = 42, mixed_precision: bool = False, verbose: bool = True) -> dict:

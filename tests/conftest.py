@@ -62,7 +62,7 @@ def cold_run(session_cache, data_dir):
     The lesson tests time it as the cold run; the nbgrader tests call it first
     so that autograding always finds the cache filled.
     """
-    from helpers import course
+    from tools import course
 
     done: dict = {}
 

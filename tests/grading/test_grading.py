@@ -11,7 +11,7 @@ gradebook or exchange). Two autograde batches, each graded two at a time:
   * lesson 05's real release (issue 13): an honest submission, one that follows
     the CI instructions literally, and the in-kernel tricks of
     tests/fixtures/grading/attacks.py, all in one batch: the judge
-    (helpers.judge), not the kernel, gives the verdicts.
+    (tools.judge), not the kernel, gives the verdicts.
 Plus cheap checks: no release contains a line of any solution or hidden test;
 the judge passes every lesson's reference answers and fails without records;
 plain-data records, model facts; feedback of every lesson shows no hidden line.
@@ -35,7 +35,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from helpers import REPO_ROOT, grading, judge
+from helpers import REPO_ROOT
+from tools import grading, judge
 
 pytestmark = pytest.mark.nbgrader
 
@@ -133,7 +134,7 @@ def test_release_contains_no_solution_or_hidden_test_line(tmp_path):
     lessons = sorted(p.name for p in (REPO_ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
     root = make_course(tmp_path, lessons + [FIXTURE])
     for lesson in lessons + [FIXTURE]:
-        grading._nbgrader(["generate_assignment", lesson, "--force"], root)
+        grading.nbgrader("generate_assignment", lesson, "--force", root=root)
         source = nbformat.read(root / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
         release = nbformat.read(root / "notebooks" / lesson / f"{lesson}.ipynb", as_version=4)
         public, secret = set(), set()
@@ -277,7 +278,7 @@ import evil
 for db in found["dbs"]:
     evil.run(db)
 repo = pathlib.Path(helpers.__file__).resolve().parent.parent
-for target in [repo / "helpers" / "pwned.txt", repo / "pwned.txt", repo / "datasets" / "pwned.txt",
+for target in [repo / "helpers" / "pwned.txt", repo / "tools" / "pwned.txt", repo / "pwned.txt", repo / "datasets" / "pwned.txt",
                pathlib.Path(os.environ.get("COURSE_CACHE_DIR", str(repo / ".cache"))) / "pwned.txt"]:
     try:
         target.write_text("x")
@@ -393,7 +394,7 @@ def test_sandbox_hides_solutions_gradebook_and_other_students(fixture_batch):
     assert json.loads(wrote[len("WROTE "):]) == [], wrote
     got = scores(root, FIXTURE)
     assert all(v != 99 for s in got.values() for k, v in s.items() if k not in ("total", "review"))
-    assert not [p for p in ("pwned.txt", "helpers/pwned.txt", "datasets/pwned.txt") if (REPO_ROOT / p).exists()]
+    assert not [p for p in ("pwned.txt", "helpers/pwned.txt", "tools/pwned.txt", "datasets/pwned.txt") if (REPO_ROOT / p).exists()]
     assert cache_before == cache_after, "a submission wrote into the course cache"
 
 
@@ -586,7 +587,7 @@ def test_feedback_of_every_lesson_contains_no_hidden_test_line(tmp_path):
     lessons = LESSONS_WITH_EXERCISES + [FIXTURE]
     root = make_course(tmp_path, lessons)
     for lesson in lessons:
-        grading._nbgrader(["generate_assignment", lesson, "--force"], root)
+        grading.nbgrader("generate_assignment", lesson, "--force", root=root)
         nb = nbformat.read(root / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
         hidden = []
         for cell in nb.cells:

@@ -206,9 +206,9 @@ def _exercises() -> list[tuple[str, str, float]]:
 
 
 def _instructor(*args: str, env: dict[str, str]) -> str:
-    proc = subprocess.run([sys.executable, "-m", "helpers.grading", *args], cwd=REPO_ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-m", "tools.grading", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f"helpers.grading {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+    assert proc.returncode == 0, f"tools.grading {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
 

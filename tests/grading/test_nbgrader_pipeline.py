@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import REPO_ROOT, course
+from helpers import REPO_ROOT
+from tools import course, grading
 
 LESSONS = course.lessons()
 
@@ -37,7 +38,7 @@ def test_release_has_exactly_the_lessons_of_solutions():
 
 
 def test_regenerated_release_matches_committed_notebooks(course_copy):
-    course.release(root=course_copy)
+    grading.release(root=course_copy, to_exchange=False)
     for name in LESSONS:
         fresh = course_copy / "notebooks" / name / f"{name}.ipynb"
         committed = course.RELEASE / name / f"{name}.ipynb"
@@ -49,14 +50,14 @@ def test_regenerated_release_matches_committed_notebooks(course_copy):
 def _grade(root: Path, name: str) -> Path:
     """Autograde, in its own throwaway course root, lesson ``name``'s source (a perfect submission) and release."""
     shutil.copytree(course.SOLUTIONS / name, root / "solutions" / name)
-    course.nbgrader("db", "student", "add", "solution-author", root=root)
-    course.nbgrader("db", "student", "add", "untouched", root=root)
-    course.nbgrader("generate_assignment", name, "--force", root=root)
+    grading.nbgrader("db", "student", "add", "solution-author", root=root)
+    grading.nbgrader("db", "student", "add", "untouched", root=root)
+    grading.nbgrader("generate_assignment", name, "--force", root=root)
     for student, folder in (("solution-author", "solutions"), ("untouched", "notebooks")):
         dest = root / "submitted" / student / name
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copy(root / folder / name / f"{name}.ipynb", dest / f"{name}.ipynb")
-    course.nbgrader("autograde", name, "--force", root=root)
+    grading.nbgrader("autograde", name, "--force", root=root)
     return root
 
 
@@ -106,6 +107,6 @@ def test_source_validates_and_release_fails_validation(graded, name):
 def test_nbgrader_validate_cli_reports_failure_of_the_release(graded):
     """`nbgrader validate` exits 0 even when validation fails: we read its output."""
     name = LESSONS[0]
-    proc = course.nbgrader("validate", str(course.RELEASE / name / f"{name}.ipynb"), root=graded[name], check=False)
+    proc = grading.nbgrader("validate", str(course.RELEASE / name / f"{name}.ipynb"), root=graded[name], check=False)
     assert proc.returncode == 0
     assert "VALIDATION FAILED" in proc.stdout + proc.stderr

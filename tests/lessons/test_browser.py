@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO_ROOT, grading
+from helpers import REPO_ROOT
+from tools import grading
 
 CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
 SHOTS = REPO_ROOT / "reports" / "screenshots"

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO_ROOT, course
+from helpers import REPO_ROOT, course_state
+from tools import course
 
 TOKEN = "course-test-token"
 pytestmark = pytest.mark.install
@@ -120,7 +121,7 @@ def test_make_course_installs_and_serves_jupyterlab(fresh_copy, data_dir, tmp_pa
         assert prepare["state"] == "running" and prepare["lesson"] == course.lessons()[0], prepare
         assert prepare["pid"] != proc.pid, "prepare must run in its own process, not block make"
         assert (cache / course.LOG_FILE).is_file()
-        line = subprocess.run([str(fresh_copy / ".venv" / "bin" / "python"), "-m", "helpers.course", "status"],
+        line = subprocess.run([str(fresh_copy / ".venv" / "bin" / "python"), "-m", "tools.course", "status"],
                               cwd=fresh_copy, env={**os.environ, "COURSE_CACHE_DIR": str(cache)},
                               capture_output=True, text=True).stdout
         assert "filling in the background (lesson 1/" in line, line
@@ -136,7 +137,7 @@ def test_make_course_installs_and_serves_jupyterlab(fresh_copy, data_dir, tmp_pa
     finally:
         _stop(proc)
     time.sleep(2)
-    assert not course._alive(prepare["pid"]), "stopping the course must stop the background prepare"
+    assert not course_state.process_alive(prepare["pid"]), "stopping the course must stop the background prepare"
     assert (fresh_copy / ".venv" / "bin" / "jupyter").is_file()
     for name in course.lessons():
         assert (fresh_copy / "workspace" / name / f"{name}.ipynb").is_file()

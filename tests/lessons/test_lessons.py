@@ -9,7 +9,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from helpers import course
+from tools import course
 
 LESSONS = course.lessons()
 EXECUTED = course.REPORTS / "executed"

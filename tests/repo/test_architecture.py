@@ -1,87 +1,115 @@
-"""The layout of helpers/ (docs/architecture.md): which part may import which, and is every public helper used?
+"""The layout (docs/architecture.md): which part may import which, and is every public helper used?
 
 Three parts, declared here and in the doc: the learner **library** that lessons
-import, the cached experiment **runners** of particular lessons, and the
-instructor/CI **tools**. The library never imports a runner or a tool; a runner
-never imports a tool. Imports inside functions count as much as top-level ones.
+import and the cached experiment **runners** of particular lessons, both in the
+``helpers`` package, and the instructor/CI **tools**, the ``tools`` package
+outside it. The library never imports a runner or a tool; a runner never
+imports a tool; nothing in ``helpers`` imports ``tools``. Imports inside
+functions count as much as top-level ones.
 """
 from __future__ import annotations
 
 import ast
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from helpers import REPO_ROOT
 
+HELPERS = REPO_ROOT / "helpers"
+TOOLS = REPO_ROOT / "tools"
+PACKAGES = {"helpers": HELPERS, "tools": TOOLS}
 LAYERS: dict[str, set[str]] = {
     "library": {"__init__", "data", "models", "metrics", "plots", "device", "imagenet", "pretrain",
-                "recipes", "cache", "code_key", "contrastive"},
+                "recipes", "cache", "code_key", "contrastive", "course_state"},
     "runners": {"ecg", "evaluation", "curves"},
-    "tools": {"course", "grading", "judge"},
 }
-MAY_IMPORT = {"library": {"library"}, "runners": {"library", "runners"}, "tools": {"library", "runners", "tools"}}
-EXCEPTIONS = {("device", "course"): "setup() reports a background `prepare` (status file, cold time of the lesson)"}
-"""The one import against the layers, and why (docs/architecture.md says the same)."""
-HELPERS = REPO_ROOT / "helpers"
+"""The modules of ``helpers``, by part."""
+TOOL_MODULES = {"__init__", "course", "grading", "judge"}
+"""The modules of ``tools`` (instructor and CI commands)."""
+MAY_IMPORT = {"library": {"library"}, "runners": {"library", "runners"}}
 
 
 def _layer(module: str) -> str:
     return next(layer for layer, names in LAYERS.items() if module in names)
 
 
-def _imported_modules(tree: ast.AST) -> set[str]:
-    """The helpers modules that a parsed file imports, anywhere in it."""
-    out = set()
+def _modules(package: str) -> set[str]:
+    return {p.stem for p in PACKAGES[package].glob("*.py")}
+
+
+def _imported_modules(tree: ast.AST, package: str = "helpers") -> set[tuple[str, str]]:
+    """``{(package, module)}`` of the course modules (helpers, tools) a parsed file imports, anywhere in it.
+
+    ``package`` is the package of the parsed file (for relative imports). A string
+    naming a tools module (``importlib.import_module("tools.judge")``) counts too.
+    """
+    def split(dotted: str, names: list[str]) -> set[tuple[str, str]]:
+        parts = dotted.split(".")
+        if parts[0] not in PACKAGES:
+            return set()
+        if len(parts) > 1:
+            return {(parts[0], parts[1])}
+        found = {(parts[0], n) for n in names if (PACKAGES[parts[0]] / f"{n}.py").is_file()}
+        return found or {(parts[0], "__init__")}
+
+    out: set[tuple[str, str]] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "helpers":
-            if node.module == "helpers":
-                out |= {a.name for a in node.names if (HELPERS / f"{a.name}.py").is_file()} or {"__init__"}
-            else:
-                out.add(node.module.split(".")[1])
+        if isinstance(node, ast.ImportFrom):
+            dotted = (package + ("." + node.module if node.module else "")) if node.level else (node.module or "")
+            out |= split(dotted, [a.name for a in node.names])
         elif isinstance(node, ast.Import):
-            out |= {a.name.split(".")[1] if "." in a.name else "__init__"
-                    for a in node.names if a.name.split(".")[0] == "helpers"}
+            for a in node.names:
+                out |= split(a.name, [])
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and re.fullmatch(r"tools(\.\w+)?", node.value):
+            out |= split(node.value, [])
     return out
 
 
 def test_every_module_belongs_to_one_part_and_the_doc_lists_it():
-    modules = {p.stem for p in HELPERS.glob("*.py")}
     declared = [m for names in LAYERS.values() for m in names]
-    assert sorted(declared) == sorted(modules), "put a new module in LAYERS and in docs/architecture.md"
+    assert sorted(declared) == sorted(_modules("helpers")), "put a new helpers module in LAYERS and in docs/architecture.md"
+    assert _modules("tools") == TOOL_MODULES, "put a new tools module in TOOL_MODULES and in docs/architecture.md"
     doc = (REPO_ROOT / "docs" / "architecture.md").read_text()
-    missing = [m for m in modules - {"__init__"} if f"{m}.py" not in doc]
+    missing = [f"{pkg}/{m}.py" for pkg in PACKAGES for m in _modules(pkg) - {"__init__"}
+               if not re.search(rf"(?<!\w){m}\.py\b", doc)]
     assert not missing, f"docs/architecture.md does not show {missing}"
+    assert "helpers/" in doc and "tools/" in doc
 
 
-@pytest.mark.parametrize("module", sorted(p.stem for p in HELPERS.glob("*.py")))
+@pytest.mark.parametrize("module", sorted(_modules("helpers")))
 def test_imports_point_down_the_layers(module):
-    """Does a library module import a runner or a tool, or a runner a tool?"""
+    """Does a library module import a runner or a tool, or a runner a tool? (helpers never imports tools.)"""
     own = _layer(module)
-    for other in _imported_modules(ast.parse((HELPERS / f"{module}.py").read_text())) - {module}:
-        if (module, other) in EXCEPTIONS:
-            continue
-        assert _layer(other) in MAY_IMPORT[own], f"helpers.{module} ({own}) imports helpers.{other} ({_layer(other)})"
+    for package, other in _imported_modules(ast.parse((HELPERS / f"{module}.py").read_text())):
+        assert package == "helpers", f"helpers.{module} ({own}) imports {package}.{other}: helpers never imports tools"
+        if other != module:
+            assert _layer(other) in MAY_IMPORT[own], \
+                f"helpers.{module} ({own}) imports helpers.{other} ({_layer(other)})"
 
 
-def test_the_import_check_sees_imports_inside_functions():
-    tree = ast.parse("def f():\n    from helpers import course\n    import helpers.grading\n"
-                     "    from helpers.curves import compare\n")
-    assert _imported_modules(tree) == {"course", "grading", "curves"}
+def test_the_import_check_sees_imports_inside_functions_and_by_name():
+    tree = ast.parse("def f():\n    from helpers import course_state\n    import helpers.plots\n"
+                     "    from helpers.curves import compare\n    from tools import judge\n    import tools\n"
+                     "    import importlib\n    importlib.import_module('tools.grading')\n"
+                     "    from . import data\n    from .ecg import resample\n")
+    assert _imported_modules(tree) == {("helpers", "course_state"), ("helpers", "plots"), ("helpers", "curves"),
+                                       ("tools", "judge"), ("tools", "__init__"), ("tools", "grading"),
+                                       ("helpers", "data"), ("helpers", "ecg")}
 
 
 # ------------------------------------------------------------ every public helper has a user
 def _sources() -> dict[str, ast.AST]:
-    """Every place a helper may be used: lesson code cells, tests, helpers modules, nbgrader config."""
+    """Every place a helper may be used: lesson code cells, tests, helpers and tools modules, nbgrader config."""
     out: dict[str, ast.AST] = {}
     for nb in sorted((REPO_ROOT / "solutions").glob("*/*.ipynb")):
         cells = [c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
         code = "\n".join("".join(c["source"]) for c in cells)
         out[nb.name] = ast.parse(re.sub(r"(?m)^\s*[%!].*$", "", code))  # IPython magics are not Python
     for path in [*sorted(p for p in (REPO_ROOT / "tests").rglob("*.py") if "fixtures" not in p.parts), *sorted(HELPERS.glob("*.py")),
-                 REPO_ROOT / "nbgrader_config.py"]:
+                 *sorted(TOOLS.glob("*.py")), REPO_ROOT / "nbgrader_config.py"]:
         out[str(path.relative_to(REPO_ROOT))] = ast.parse(path.read_text())
     return out
 
@@ -115,7 +143,7 @@ def _uses(tree: ast.AST) -> set[str]:
 
 
 def _public_helpers() -> dict[str, ast.AST]:
-    """Public functions and classes of the library and the runners (the tools are commands)."""
+    """Public functions and classes of the library and the runners (the tools are commands: not checked)."""
     out = {}
     for module in sorted(LAYERS["library"] | LAYERS["runners"]):
         path = HELPERS / ("__init__.py" if module == "__init__" else f"{module}.py")
@@ -144,11 +172,15 @@ def test_the_usage_check_follows_aliases_and_attribute_access():
 
 
 def test_every_module_docstring_names_its_lessons_or_its_role():
-    """The first lines of each module say who uses it: a lesson number, or that it is a tool."""
+    """The first lines of each module say who uses it: a lesson number for helpers, the instructor/CI role for tools."""
     for path in sorted(HELPERS.glob("*.py")):
         doc = ast.get_docstring(ast.parse(path.read_text())) or ""
-        assert re.search(r"lessons? \d\d|every (lesson|notebook)|instructor|course command", doc[:600], re.I), \
+        assert re.search(r"lessons? \d\d|every (lesson|notebook)", doc[:600], re.I), \
             f"helpers/{path.name}: its docstring should name the lesson(s) that use it"
+    for path in sorted(TOOLS.glob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert re.search(r"instructor|\bCI\b|course command|grading", doc[:600], re.I), \
+            f"tools/{path.name}: its docstring should say which instructor or CI command it is"
 
 
 def test_make_test_fast_runs_the_fast_folders_and_conftest_orders_every_slow_file():

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO_ROOT, course, data
+from helpers import REPO_ROOT, data
+from tools import course
 
 SETUP_CELL = "from helpers.device import setup\n\ninfo = setup(seed=42)"
 
@@ -153,7 +154,8 @@ def test_test_code_imports_no_unix_only_module_at_top_level():
 
     unix_only = {"resource", "fcntl", "pwd", "grp", "termios", "tty", "pty", "posix", "crypt"}
     bad = []
-    for path in sorted((REPO_ROOT / "helpers").glob("*.py")) + sorted(p for p in (REPO_ROOT / "tests").rglob("*.py") if "fixtures" not in p.parts):
+    tests = sorted(p for p in (REPO_ROOT / "tests").rglob("*.py") if "fixtures" not in p.parts)
+    for path in sorted((REPO_ROOT / "helpers").glob("*.py")) + sorted((REPO_ROOT / "tools").glob("*.py")) + tests:
         for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level only
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
@@ -166,7 +168,7 @@ def test_readme_lesson_table_is_the_committed_timing_report(monkeypatch):
     monkeypatch.delenv("COURSE_LESSONS", raising=False)  # the table covers every lesson, whatever subset runs
     readme = (REPO_ROOT / "README.md").read_text()
     assert course.timing_table() in readme, (
-        "README's lesson table must be `python -m helpers.course timing --committed` output")
+        "README's lesson table must be `python -m tools.course timing --committed` output")
     report = json.loads(course.TIMING_COMMITTED.read_text())
     assert set(report["lessons"]) == set(course.lessons()), "reports/timing.json must cover every lesson"
 

@@ -77,3 +77,28 @@ def test_default_cache_is_the_ignored_repo_folder(monkeypatch):
     monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
     assert cache.cache_dir() == cache.REPO_ROOT / ".cache"
     assert ".cache/" in (cache.REPO_ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_the_prepared_stamp_follows_helpers_and_ignores_tools(tmp_path, monkeypatch):
+    """code_fingerprint (prepare's stamp): editing a helpers module re-prepares, editing a tool does not."""
+    import shutil
+
+    repo = tmp_path / "repo"
+    for package in ("helpers", "tools"):
+        shutil.copytree(cache.REPO_ROOT / package, repo / package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "REPO_ROOT", repo)
+
+    def fingerprint() -> str:
+        cache.code_fingerprint.cache_clear()
+        return cache.code_fingerprint()
+
+    try:
+        first = fingerprint()
+        with open(repo / "tools" / "course.py", "a") as f:
+            f.write("\n_edited = 1\n")
+        assert fingerprint() == first, "a tools/ edit must keep a prepared cache prepared"
+        with open(repo / "helpers" / "plots.py", "a") as f:
+            f.write("\n_edited = 1\n")
+        assert fingerprint() != first, "a helpers/ edit must change the stamp"
+    finally:
+        cache.code_fingerprint.cache_clear()

@@ -64,37 +64,3 @@ def test_setup_warns_in_one_line_when_versions_differ_from_the_pins():
     line = device.version_warning({**pinned, "numpy": "1.26.4"}, pinned)
     assert line.startswith("WARNING: numpy 1.26.4 (course pins 2.4.6)") and "\n" not in line
     assert "make setup" in line and "keras" not in line
-
-
-def test_setup_in_a_lesson_folder_says_what_the_cold_cache_costs(tmp_path, monkeypatch):
-    """A lesson's setup cell on a cold machine: the cache state and the lesson's cold/warm time."""
-    from helpers import course
-
-    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
-    lesson = course.lessons()[0]
-    assert device.cache_line("not_a_lesson") is None
-    line = device.cache_line(lesson)
-    assert line.startswith("course cache: empty") and "2-core CPU" in line
-    cold = course.cold_seconds()[lesson]
-    assert course._minutes(cold) in line
-    course._write_status({"state": "running", "pid": os.getpid(), "started": 0, "lessons": 6,
-                          "lesson": lesson, "lesson_index": 0, "cell": 4, "cells": 20, "log": "x.log"})
-    line = device.cache_line(lesson)
-    assert "filling in the background (lesson 1/6" in line and "cell 5/20" in line
-    course.mark_prepared({lesson: 1.0})
-    assert device.cache_line(lesson) is None
-
-
-def test_a_dead_background_prepare_reads_as_stopped(tmp_path, monkeypatch):
-    """A prepare that was killed (course stopped) must not be reported as still filling the cache."""
-    from helpers import course
-
-    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    course._write_status({"state": "running", "pid": dead.pid, "started": 0, "lessons": 6,
-                          "lesson": "01_background", "lesson_index": 0, "cell": 0, "cells": 0, "log": "x.log"})
-    status = course.prepare_status()
-    assert status["state"] == "stopped"
-    line = course.describe_status(status)
-    assert "stopped at lesson 1/6 01_background, starting its kernel" in line and "make prepare" in line

@@ -1,4 +1,4 @@
-"""The course command: ``python -m helpers.course {prepare,workspace,release,timing,lessons}``.
+"""The course command: ``python -m tools.course {prepare,workspace,release,timing,lessons}``.
 
 - ``prepare``: check (or download) the data, execute every lesson once so the
   cache holds every sweep and pretrained model, then confirm the course runs
@@ -12,7 +12,8 @@
 - ``check-data``: check (or download) the data only.
 - ``workspace``: copy the student release (``notebooks/``) into the ignored
   ``workspace/`` folder, never overwriting a file a learner already has.
-- ``release``: regenerate ``notebooks/`` from ``solutions/`` with nbgrader.
+- ``release``: regenerate ``notebooks/`` from ``solutions/`` with nbgrader
+  (:func:`tools.grading.release`, without the exchange).
 - ``timing``: print the timing report written by the lesson tests.
 """
 from __future__ import annotations
@@ -29,26 +30,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from helpers import REPO_ROOT
+# What a lesson's setup cell reads (the status file, the prepared stamp) is defined in the library.
+from helpers.course_state import (REPORTS, SOLUTIONS, STATUS_FILE, TIMING_COMMITTED, describe_status,
+                                  lessons, minutes, prepare_status, prepared_stamp)
+from tools import grading
 
-SOLUTIONS = REPO_ROOT / "solutions"
 RELEASE = REPO_ROOT / "notebooks"
 WORKSPACE = REPO_ROOT / "workspace"
-REPORTS = REPO_ROOT / "reports"
-TIMING_COMMITTED = REPORTS / "timing.json"
 TIMING_LATEST = REPORTS / "timing-latest.json"
 
 
 # ----------------------------------------------------------------------- lessons
-def lessons() -> list[str]:
-    """Lesson names, in order: the folders of ``solutions/`` holding ``<name>.ipynb``.
-
-    ``COURSE_LESSONS=01_background,04_finetune`` restricts commands and tests to those.
-    """
-    names = sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
-    only = [n for n in os.environ.get("COURSE_LESSONS", "").split(",") if n]
-    return [n for n in names if n in only] if only else names
-
-
 def lesson_title(name: str, root: Path = SOLUTIONS) -> str:
     """The first heading of a lesson's first markdown cell."""
     nb = json.loads((root / name / f"{name}.ipynb").read_text(encoding="utf-8"))
@@ -169,9 +161,7 @@ def validation_problems(nb, expect_pass: bool = True) -> dict:
 
 def mark_prepared(seconds: dict[str, float]) -> Path:
     """Record that every lesson executed against the current cache (what ``prepare`` checks)."""
-    from helpers.cache import cache_dir, code_fingerprint
-
-    stamp = cache_dir() / f"prepared-{code_fingerprint()}.json"
+    stamp = prepared_stamp()
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps(seconds, indent=2))
     return stamp
@@ -188,7 +178,6 @@ def update_readme(readme: Path = REPO_ROOT / "README.md", report: Path = TIMING_
 
 
 # ----------------------------------------------------------------------- prepare
-STATUS_FILE = "prepare-status.json"
 LOG_FILE = "prepare.log"
 
 
@@ -212,13 +201,6 @@ def check_data() -> int:
     return 0
 
 
-def prepared_stamp() -> Path:
-    """The file that says every lesson ran against this version of the course's cache."""
-    from helpers.cache import cache_dir, code_fingerprint
-
-    return cache_dir() / f"prepared-{code_fingerprint()}.json"
-
-
 def cold_seconds(path: Path = TIMING_COMMITTED) -> dict[str, float]:
     """Each lesson's cold seconds from the committed timing report (empty when there is none)."""
     try:
@@ -229,10 +211,6 @@ def cold_seconds(path: Path = TIMING_COMMITTED) -> dict[str, float]:
             if isinstance(t.get("cold", {}).get("seconds"), (int, float))}
 
 
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
-
-
 def _write_status(status: dict[str, Any]) -> None:
     from helpers.cache import cache_dir
 
@@ -241,63 +219,6 @@ def _write_status(status: dict[str, Any]) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps({**status, "updated": time.time()}, indent=1))
     os.replace(tmp, path)  # atomic: a lesson's setup cell never reads half a file
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` still runs (POSIX); on Windows, trust the status file's freshness."""
-    if os.name == "nt":
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped by its parent) is not running
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def prepare_status() -> dict[str, Any]:
-    """The cache's state, for ``status`` and every lesson's setup cell.
-
-    ``{"state": "prepared"}``, ``{"state": "running", ...progress}`` (a ``prepare``
-    is filling the cache), ``{"state": "stopped"|"failed", ...}`` or ``{"state": "cold"}``.
-    """
-    from helpers.cache import cache_dir
-
-    if prepared_stamp().is_file():
-        return {"state": "prepared", "cache": str(cache_dir())}
-    try:
-        status = json.loads((cache_dir() / STATUS_FILE).read_text())
-    except (OSError, ValueError):
-        return {"state": "cold", "cache": str(cache_dir())}
-    stale = time.time() - status.get("updated", 0) > 1500  # longer than any cell's timeout
-    if status.get("state") == "running" and (not _alive(int(status.get("pid", 0))) or stale):
-        status["state"] = "stopped"
-    return status
-
-
-def describe_status(status: dict[str, Any]) -> str:
-    """One line saying what the cache holds and what a ``prepare`` is doing."""
-    if status["state"] == "prepared":
-        return "course cache: prepared (every lesson reads its trained models from it)"
-    if status["state"] == "cold":
-        return ("course cache: empty (nothing prepared yet; `make prepare` or "
-                "`python -m helpers.course prepare` fills it)")
-    where = (f"lesson {status.get('lesson_index', 0) + 1}/{status.get('lessons', '?')} {status.get('lesson', '')}, "
-             + (f"cell {status['cell'] + 1}/{status['cells']}" if status.get("cells") else "starting its kernel"))
-    end = time.time() if status["state"] == "running" else status.get("updated", 0)
-    elapsed = _minutes(end - status.get("started", end))
-    if status["state"] == "running":
-        left = f", about {_minutes(status['left_s'])} left" if status.get("left_s") else ""
-        shown = f"log {status['log']}" if status.get("log") else "progress in the terminal running `make prepare`"
-        return f"course cache: filling in the background ({where}; {elapsed} so far{left}; {shown})"
-    what = "failed" if status["state"] == "failed" else "stopped"
-    return (f"course cache: the background prepare {what} at {where} after {elapsed}"
-            + (f" ({status['error']})" if status.get("error") else "")
-            + "; `make prepare` resumes it (what is cached is kept)")
 
 
 def prepare(force: bool = False, log: Path | None = None) -> int:
@@ -313,14 +234,14 @@ def prepare(force: bool = False, log: Path | None = None) -> int:
     stamp = prepared_stamp()
     if stamp.is_file() and not force:
         print(f"cache: already prepared for this version of the course ({stamp.name}); "
-              "`python -m helpers.course prepare --force` redoes it")
+              "`python -m tools.course prepare --force` redoes it")
         return 0
     names, cold = lessons(), cold_seconds()
     status: dict[str, Any] = {"state": "running", "pid": os.getpid(), "started": time.time(),
                               "lessons": len(names), "log": str(log) if log else None}
     total_cold = sum(cold.get(n, 0.0) for n in names)
     print(f"filling the cache: {len(names)} lessons"
-          + (f", about {_minutes(total_cold)} cold on 2 CPU cores (reports/timing.json)" if total_cold else ""),
+          + (f", about {minutes(total_cold)} cold on 2 CPU cores (reports/timing.json)" if total_cold else ""),
           flush=True)
     done: dict[str, float] = {}
     for i, name in enumerate(names):
@@ -328,14 +249,14 @@ def prepare(force: bool = False, log: Path | None = None) -> int:
         left_after = sum(cold.get(n, 0.0) for n in names[i + 1:])
         status.update(lesson=name, lesson_index=i, cell=0, cells=0, left_s=cold.get(name, 0.0) + left_after)
         print(f"[{i + 1}/{len(names)}] {name}: executing ({len(names) - i - 1} lesson(s) after it; "
-              f"{_minutes(time.time() - status['started'])} elapsed)", flush=True)
+              f"{minutes(time.time() - status['started'])} elapsed)", flush=True)
         last = [time.time(), ""]
 
         def progress(index: int, total: int, cell: Any, name: str = name) -> None:
             now = time.time()
             if last[1] and now - last[0] >= 5:  # name the slow cells, not every one
                 print(f"    cell {last[1]} took {now - last[0]:.0f} s "
-                      f"({_minutes(now - status['started'])} elapsed)", flush=True)
+                      f"({minutes(now - status['started'])} elapsed)", flush=True)
             first = next((ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")), "")
             last[:] = [now, f"{index + 1}/{total} `{first[:60]}`" if cell.cell_type == "code" else ""]
             spent = now - lesson_start
@@ -354,7 +275,7 @@ def prepare(force: bool = False, log: Path | None = None) -> int:
             print(f"{name} failed: {exc}", flush=True)
             return 1
         done[name] = result["seconds"]
-        print(f"  {name}: {result['seconds']:.0f} s  ({_minutes(time.time() - status['started'])} elapsed, "
+        print(f"  {name}: {result['seconds']:.0f} s  ({minutes(time.time() - status['started'])} elapsed, "
               f"{len(names) - i - 1} lesson(s) left)", flush=True)
     mark_prepared(done)
     _write_status({**status, "state": "done", "left_s": 0})
@@ -384,14 +305,14 @@ def prepare_in_background() -> int:
     else:
         kwargs["preexec_fn"] = lambda: os.nice(10)  # the learner's own kernel comes first
     with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen([sys.executable, "-u", "-m", "helpers.course", "prepare", "--log", str(log)],
+        proc = subprocess.Popen([sys.executable, "-u", "-m", "tools.course", "prepare", "--log", str(log)],
                                 cwd=REPO_ROOT,
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs)
     names, cold = lessons(), cold_seconds()
     total = sum(cold.get(n, 0.0) for n in names)
     print(f"course cache: empty or incomplete, so `prepare` now fills it in the background (pid {proc.pid}, "
-          f"low priority{f', about {_minutes(total)} on 2 CPU cores' if total else ''}); progress: "
-          f"{log} or `python -m helpers.course status`. Meanwhile every lesson trains what is not "
+          f"low priority{f', about {minutes(total)} on 2 CPU cores' if total else ''}); progress: "
+          f"{log} or `python -m tools.course status`. Meanwhile every lesson trains what is not "
           "cached yet itself.", flush=True)
     return 0
 
@@ -403,7 +324,7 @@ def install_lab_settings(prefix: Path = Path(sys.prefix)) -> Path:
     """Install the course's JupyterLab defaults (no news pop-up, no update check) into this environment.
 
     JupyterLab reads ``<prefix>/share/jupyter/lab/settings/overrides.d/*.json`` as defaults that a
-    learner can still change. ``make setup`` runs it (``python -m helpers.course lab-settings``).
+    learner can still change. ``make setup`` runs it (``python -m tools.course lab-settings``).
     """
     target = prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / "transfer-learning-medicine.json"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -429,30 +350,8 @@ def workspace(dest: Path = WORKSPACE) -> list[Path]:
     return copied
 
 
-def nbgrader(*args: str, root: Path = REPO_ROOT, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``nbgrader`` with the course config, for the course rooted at ``root``."""
-    config = Path(root) / "nbgrader_config.py"
-    if not config.is_file():  # nbgrader reads its config from the working folder only
-        shutil.copy(REPO_ROOT / "nbgrader_config.py", config)
-    # nbgrader runs `alembic` (gradebook migrations) from PATH: this environment's bin/ goes first.
-    full_env = {**os.environ, "COURSE_ROOT": str(root)}
-    full_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), full_env.get("PATH", "")])
-    cmd = [sys.executable, "-m", "nbgrader", *args]
-    proc = subprocess.run(cmd, cwd=root, env=full_env, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def release(root: Path = REPO_ROOT) -> None:
-    """Regenerate the student release (``notebooks/``) of every lesson from ``solutions/``."""
-    for name in lessons():
-        nbgrader("generate_assignment", name, "--force", "--no-db", root=root)
-        print(f"generated {root / 'notebooks' / name}")
-
-
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.course", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.course", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare", help="check data, fill the cache, confirm offline readiness")
     p.add_argument("--force", action="store_true", help="execute every lesson even if the cache is prepared")
@@ -479,7 +378,7 @@ def _main(argv: list[str] | None = None) -> int:
     if args.cmd == "workspace":
         workspace()
     elif args.cmd == "release":
-        release()
+        grading.release(root=REPO_ROOT, to_exchange=False)
     elif args.cmd == "timing":
         path = TIMING_COMMITTED if args.committed or not TIMING_LATEST.is_file() else TIMING_LATEST
         print(f"timing report {path} ({json.loads(path.read_text()).get('written', '')}):")

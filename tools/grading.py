@@ -1,12 +1,12 @@
 """Instructor commands for one nbgrader cycle, with sandboxed autograding.
 
-    python -m helpers.grading release  ASSIGNMENT            generate + release to the exchange
-    python -m helpers.grading due      ASSIGNMENT WHEN       due date (ISO 8601 with time zone)
-    python -m helpers.grading collect  ASSIGNMENT [--zip F]  from the exchange, or an LMS zip download
-    python -m helpers.grading autograde ASSIGNMENT [--student S] [--jobs N]
-    python -m helpers.grading feedback ASSIGNMENT             generate (and release) feedback
-    python -m helpers.grading export   [--to grades.csv]
-    python -m helpers.grading scan     NOTEBOOK               list the tampering patterns in its answers
+    python -m tools.grading release  ASSIGNMENT            generate notebooks/ + release to the exchange
+    python -m tools.grading due      ASSIGNMENT WHEN       due date (ISO 8601 with time zone)
+    python -m tools.grading collect  ASSIGNMENT [--zip F]  from the exchange, or an LMS zip download
+    python -m tools.grading autograde ASSIGNMENT [--student S] [--jobs N]
+    python -m tools.grading feedback ASSIGNMENT             generate (and release) feedback
+    python -m tools.grading export   [--to grades.csv]
+    python -m tools.grading scan     NOTEBOOK               list the tampering patterns in its answers
 
 Why autograde is not plain ``nbgrader autograde``: nbgrader executes a
 submission as the instructor, in the course folder, so student code can read
@@ -14,15 +14,19 @@ submission as the instructor, in the course folder, so student code can read
 submission is graded in a throwaway course copy (a temporary folder holding a
 copy of the gradebook and of that one submission; no ``solutions/`` notebook),
 and its kernel runs inside bubblewrap: only the submission's scratch folder is
-writable; the Python installation, ``helpers/``, the data and the cache are
+writable; the Python installation, ``helpers/``, ``tools/``, the data and the cache are
 mounted read-only; the course folder, other submissions, the gradebook and the
 network are not there at all; memory, file size and CPU time are capped by
 rlimits and each cell by a timeout. The kernel's own verdicts on hidden tests
 are not trusted: it only records what the learner's functions returned
-(helpers.judge), through a FIFO read here, and one judge process outside the
+(tools.judge), through a FIFO read here, and one judge process outside the
 sandbox re-runs the hidden tests of solutions/ against those records. The
 instructor-side process imports the scores and the judge's verdicts into the
 real gradebook. See docs/instructor.md for the limits.
+
+The course's one nbgrader runner (:func:`nbgrader`) and its one ``release``
+(also behind ``python -m tools.course release``, which regenerates
+``notebooks/`` without the exchange) live here.
 
 Importable inside the sandboxed kernel (``load_ipython_extension`` restores
 NumPy, scikit-learn, builtins and the course's metric helpers before every
@@ -49,6 +53,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from helpers import REPO_ROOT
+from helpers.course_state import lessons
 
 KERNEL_NAME = "course-sandbox"
 # Limits: see docs/instructor.md for how they were chosen (measured while grading ran).
@@ -67,27 +72,52 @@ def course_root() -> Path:
     return Path(os.environ.get("COURSE_ROOT", REPO_ROOT)).resolve()
 
 
-def _nbgrader(args: list[str], root: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run one nbgrader command at the course root (the course's own runner, see helpers.course)."""
-    from helpers.course import nbgrader
-
-    return nbgrader(*args, root=root, check=check)
-
-
 def _venv_path(path: str) -> str:
     """PATH with this interpreter's bin/ first (nbgrader runs ``alembic`` from PATH)."""
     return os.pathsep.join([str(Path(sys.executable).parent), *filter(None, path.split(os.pathsep))])
 
 
+def nbgrader(*args: str, root: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` with the course config, for the course rooted at ``root`` (default :func:`course_root`).
+
+    nbgrader reads its config from the working folder only: a root without one
+    gets a copy of the repository's ``nbgrader_config.py``. Raises RuntimeError
+    with nbgrader's output when it fails (unless ``check=False``).
+    """
+    root = Path(root or course_root())
+    config = root / "nbgrader_config.py"
+    if not config.is_file():
+        shutil.copy(REPO_ROOT / "nbgrader_config.py", config)
+    env = {**os.environ, "COURSE_ROOT": str(root)}
+    env["PATH"] = _venv_path(env.get("PATH", ""))
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
 # ----------------------------------------------------------------- simple steps
-def release(assignment: str, root: Path | None = None) -> None:
-    """Generate the student version (notebooks/) and release it to the exchange."""
-    root = root or course_root()
-    _nbgrader(["generate_assignment", assignment, "--force"], root)
-    exchange = Path(os.environ.get("COURSE_EXCHANGE", root / "exchange"))
-    exchange.mkdir(parents=True, exist_ok=True)
-    exchange.chmod(0o777)  # nbgrader's exchange must be writable by every student
-    _nbgrader(["release_assignment", assignment, "--force"], root)
+def release(assignment: str | None = None, root: Path | None = None, to_exchange: bool = True) -> list[str]:
+    """Generate the student version (``notebooks/<lesson>/``) of one assignment, or of every lesson.
+
+    ``to_exchange`` (``python -m tools.grading release A``): also record the
+    assignment in gradebook.db and release it to the nbgrader exchange. Without
+    it (``python -m tools.course release``, ``make release``) only ``notebooks/``
+    is written, and no gradebook is created. Returns the assignments generated.
+    """
+    root = Path(root or course_root())
+    names = [assignment] if assignment else lessons()
+    for name in names:
+        nbgrader("generate_assignment", name, "--force", *([] if to_exchange else ["--no-db"]), root=root)
+        print(f"generated {root / 'notebooks' / name}", flush=True)
+    if to_exchange:
+        exchange = Path(os.environ.get("COURSE_EXCHANGE", root / "exchange"))
+        exchange.mkdir(parents=True, exist_ok=True)
+        exchange.chmod(0o777)  # nbgrader's exchange must be writable by every student
+        for name in names:
+            nbgrader("release_assignment", name, "--force", root=root)
+    return names
 
 
 def lms_regexp(assignment: str, root: Path) -> str:
@@ -106,13 +136,13 @@ def collect(assignment: str, zip_file: str | None = None, regexp: str | None = N
     """Collect submissions into submitted/: from the exchange, or from an LMS zip (zip_collect)."""
     root = root or course_root()
     if zip_file is None:
-        _nbgrader(["collect", assignment, "--update"], root)
+        nbgrader("collect", assignment, "--update", root=root)
         return
     archive = root / "downloaded" / assignment / "archive"
     archive.mkdir(parents=True, exist_ok=True)
     shutil.copy(zip_file, archive / Path(zip_file).name)
     regexp = regexp or lms_regexp(assignment, root)
-    _nbgrader(["zip_collect", assignment, "--force", f"--FileNameCollectorPlugin.named_regexp={regexp}"], root)
+    nbgrader("zip_collect", assignment, "--force", f"--FileNameCollectorPlugin.named_regexp={regexp}", root=root)
     _stamp_zip_times(assignment, zip_file, regexp, root)
 
 
@@ -166,16 +196,16 @@ def _stamp_zip_times(assignment: str, zip_file: str, regexp: str, root: Path) ->
 def feedback(assignment: str, release_to_exchange: bool = True, root: Path | None = None) -> None:
     """Generate HTML feedback in feedback/ (and return it to students through the exchange)."""
     root = root or course_root()
-    _nbgrader(["generate_feedback", assignment, "--force"], root)
+    nbgrader("generate_feedback", assignment, "--force", root=root)
     if release_to_exchange:
-        _nbgrader(["release_feedback", assignment], root, check=False)
+        nbgrader("release_feedback", assignment, root=root, check=False)
 
 
 def export(to: str = "grades.csv", root: Path | None = None) -> Path:
     """Write every student's scores to a CSV (nbgrader's export)."""
     root = root or course_root()
     out = (root / to) if not Path(to).is_absolute() else Path(to)
-    _nbgrader(["export", f"--CsvExportPlugin.to={out}"], root)
+    nbgrader("export", f"--CsvExportPlugin.to={out}", root=root)
     return out
 
 
@@ -257,7 +287,7 @@ def _code_without_comments(source: str) -> str:
 def _module_names(sources: Iterable[str]) -> set[str]:
     """Names bound by import statements anywhere in the notebook (np, metrics, ...)."""
     import ast
-    names = {"np", "numpy", "math", "sklearn", "keras", "tf", "sys", "os", "helpers", "builtins"}
+    names = {"np", "numpy", "math", "sklearn", "keras", "tf", "sys", "os", "helpers", "tools", "builtins"}
     for src in sources:
         try:
             tree = ast.parse(src)
@@ -331,7 +361,8 @@ def _bwrap_command(scratch: Path, runtime: Path, kernel_argv: list[str], env: di
                  "/etc/localtime", "/etc/alternatives", "/etc/passwd", "/etc/group",
                  "/etc/nsswitch.conf", "/etc/mime.types", "/etc/ssl/certs"):
         cmd += ["--ro-bind-try", path, path]
-    ro = {Path(sys.base_prefix).resolve(), Path(sys.prefix), REPO_ROOT / "helpers", REPO_ROOT / "datasets"}
+    ro = {Path(sys.base_prefix).resolve(), Path(sys.prefix), REPO_ROOT / "helpers", REPO_ROOT / "tools",
+          REPO_ROOT / "datasets"}
     for var in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR"):
         if env.get(var):
             ro.add(Path(env[var]).resolve())
@@ -357,7 +388,7 @@ def _kernel_env(scratch: Path) -> dict[str, str]:
     for var in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR"):  # symlinked folders: the sandbox mounts the target
         if env.get(var):
             env[var] = str(Path(env[var]).expanduser().resolve())
-    env["PYTHONPATH"] = str(REPO_ROOT)  # the same helpers/ as the instructor's process (mounted read-only)
+    env["PYTHONPATH"] = str(REPO_ROOT)  # the same helpers/ and tools/ as the instructor's process (mounted read-only)
     env.update(HOME=str(scratch), TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch / ".matplotlib"),
                KERAS_HOME=str(scratch / ".keras"), IPYTHONDIR=str(scratch / ".ipython"),
                PYTHONDONTWRITEBYTECODE="1", JPY_SESSION_NAME="submission")
@@ -391,7 +422,7 @@ def kernel_main(connection_file: str, extra: list[str]) -> None:
     info = json.loads(Path(connection_file).read_text())
     ipc_dir = Path(os.environ.get("COURSE_GRADING_IPC_DIR", "/nonexistent")).resolve()
     if info.get("transport") != "ipc" or Path(info.get("ip", "")).resolve().parent != ipc_dir:
-        raise SystemExit("course-sandbox: start this kernel through `python -m helpers.grading autograde` "
+        raise SystemExit("course-sandbox: start this kernel through `python -m tools.grading autograde` "
                          "(ipc transport in COURSE_GRADING_IPC_DIR)")
     if scratch in (Path("/"), Path.home(), Path(tempfile.gettempdir()).resolve()) or scratch in REPO_ROOT.parents \
             or scratch == REPO_ROOT:
@@ -399,14 +430,14 @@ def kernel_main(connection_file: str, extra: list[str]) -> None:
     conn = ipc_dir / ("connection-" + Path(connection_file).name)
     shutil.copyfile(connection_file, conn)
     kernel_argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(conn),
-                   "--IPKernelApp.extensions=helpers.grading", *extra]
+                   "--IPKernelApp.extensions=tools.grading", *extra]
     cmd = _bwrap_command(scratch, ipc_dir, kernel_argv, _kernel_env(scratch))
     _set_limits()
     os.execv(cmd[0], cmd)
 
 
 # Inside the sandboxed kernel: put the checkers back before every tests cell.
-_PROTECTED = ("builtins", "math", "operator", "functools", "numpy", "sklearn", "helpers")
+_PROTECTED = ("builtins", "math", "operator", "functools", "numpy", "sklearn", "helpers", "tools")
 
 
 def _cell_hashes(source: str) -> set[str]:
@@ -422,7 +453,7 @@ def load_ipython_extension(ip: Any) -> None:  # pragma: no cover - runs inside t
     """
     import atexit
     import builtins  # noqa: F401
-    from helpers import judge
+    from tools import judge
     log = os.environ.pop(judge.RECORDS_ENV, "")
     if log:  # before the snapshot, so that restoring the modules keeps record mode
         judge.start_recording(log)
@@ -559,7 +590,7 @@ class Result:
 
 _CONFIG = """\
 c = get_config()  # noqa: F821
-from helpers.grading import SandboxExecute
+from tools.grading import SandboxExecute
 c.CourseDirectory.root = {root!r}
 c.CourseDirectory.course_id = {course_id!r}
 c.CourseDirectory.source_directory = "solutions"
@@ -687,7 +718,7 @@ def _grade_in_sandbox(root: Path, assignment: str, student: str, timeout: int,
     (tmp / "nbgrader_config.py").write_text(_CONFIG.format(
         root=str(tmp), course_id=course_id, kernel=KERNEL_NAME, timeout=cell_timeout, runtime=runtime,
         penalty=late_penalty()))
-    spec = {"argv": [sys.executable, "-m", "helpers.grading", "kernel", "{connection_file}"],
+    spec = {"argv": [sys.executable, "-m", "tools.grading", "kernel", "{connection_file}"],
             "display_name": "Python 3 (grading sandbox)", "language": "python",
             "interrupt_mode": "message"}  # a signal would stop at bwrap; ipykernel interrupts itself
     (tmp / "share/jupyter/kernels" / KERNEL_NAME / "kernel.json").write_text(json.dumps(spec))
@@ -787,7 +818,7 @@ def _import_scores(root: Path, assignment: str, result: Result, tmp: Path) -> No
 def _run_judge(root: Path, assignment: str, results: list[Result]) -> dict[str, dict[str, dict]] | None:
     """Verdicts of the hidden tests for every graded submission, from one trusted judge process.
 
-    The judge (helpers.judge) runs outside any sandbox and never executes
+    The judge (tools.judge) runs outside any sandbox and never executes
     student code: it reads the plain-data records the sandboxed kernels wrote
     and re-runs the hidden tests of solutions/ against them. None if it failed.
     """
@@ -799,7 +830,7 @@ def _run_judge(root: Path, assignment: str, results: list[Result]) -> dict[str, 
     with tempfile.TemporaryDirectory(prefix="judge-") as tmp:
         out = Path(tmp) / "verdicts.json"
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
-        cmd = [sys.executable, "-m", "helpers.judge", str(source), *folders, "--out", str(out)]
+        cmd = [sys.executable, "-m", "tools.judge", str(source), *folders, "--out", str(out)]
         proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True,
                               timeout=300 + 60 * len(folders))
         log = root / "grading-logs" / assignment / "judge.log"
@@ -820,7 +851,7 @@ def _apply_verdicts(root: Path, assignment: str, result: Result, verdicts: dict[
     import nbformat
     from nbgrader.api import Gradebook
 
-    from helpers.judge import judged_cells
+    from tools.judge import judged_cells
     source = root / "solutions" / assignment / f"{assignment}.ipynb"
     judged = set(judged_cells(nbformat.read(source, as_version=4))) if source.is_file() else set()
     with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
@@ -856,7 +887,7 @@ def autograde(assignment: str, students: list[str] | None = None, jobs: int = 1,
     cell_timeout = cell_timeout or CELL_TIMEOUT_S
     memory_gb = memory_gb or MEMORY_LIMIT_GB
     if not (root / "gradebook.db").is_file():
-        raise RuntimeError("no gradebook.db: run `python -m helpers.grading release ASSIGNMENT` first")
+        raise RuntimeError("no gradebook.db: run `python -m tools.grading release ASSIGNMENT` first")
     if not (root / "solutions" / assignment / f"{assignment}.ipynb").is_file():
         raise RuntimeError(f"solutions/{assignment}/{assignment}.ipynb is missing: the judge computes the "
                            "hidden tests' verdicts from the instructor's notebook (see docs/instructor.md)")
@@ -937,7 +968,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["kernel"]:  # the kernelspec's entry point
         kernel_main(argv[1], argv[2:])
         return 0
-    parser = argparse.ArgumentParser(prog="python -m helpers.grading", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.grading", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("release", help="generate notebooks/ and release to the exchange")
     p.add_argument("assignment")

@@ -1,9 +1,9 @@
-"""Hidden tests judged outside the student's process (lesson exercises; helpers.grading autograde).
+"""Hidden tests judged outside the student's process (lesson exercises; tools.grading autograde).
 
 A hidden test calls the learner's function through :func:`graded`::
 
     ### BEGIN HIDDEN TESTS
-    from helpers.judge import graded
+    from tools.judge import graded
     conv2d = graded("conv2d", conv2d)
     ...                      # the asserts, as readable as ever
     ### END HIDDEN TESTS
@@ -12,12 +12,12 @@ A hidden test calls the learner's function through :func:`graded`::
 
 * ``check`` (default: an instructor running the notebook, ``nbgrader validate``,
   the lesson tests): it returns the function itself; the asserts judge in-process.
-* ``record`` (the sandboxed grading kernel; helpers.grading switches it on): it
+* ``record`` (the sandboxed grading kernel; tools.grading switches it on): it
   calls the learner's function and sends every return value, as soon as it is
   returned, as plain data (JSON, arrays as ``.npy`` loaded without pickle) down
   a FIFO that the instructor-side grading process reads while the notebook runs.
   Whatever the kernel's asserts conclude is ignored.
-* ``judge`` (``python -m helpers.judge``, a process that never executes student
+* ``judge`` (``python -m tools.judge``, a process that never executes student
   code): the hidden sections of the *source* notebook (solutions/, instructor
   code) run again, with ``graded`` replaying the recorded values; the reference
   values are computed here. A missing or malformed record fails that test.
@@ -354,8 +354,8 @@ def judge(source_nb: Any, records: Path) -> dict[str, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m helpers.judge SOURCE.ipynb RECORDS_DIR... --out F``: write {records_dir: verdicts} as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.judge", description=main.__doc__)
+    """``python -m tools.judge SOURCE.ipynb RECORDS_DIR... --out F``: write {records_dir: verdicts} as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m tools.judge", description=main.__doc__)
     parser.add_argument("source", help="the instructor notebook (solutions/<lesson>/<lesson>.ipynb)")
     parser.add_argument("records", nargs="+", help="a submission's record log (missing: all tests fail)")
     parser.add_argument("--out", required=True, help="where to write {records_dir: verdicts} as JSON")
@@ -374,5 +374,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # run the imported module, whose state the hidden tests' `graded` reads
-    from helpers.judge import main as _main
+    from tools.judge import main as _main
     sys.exit(_main())
