@@ -31,6 +31,8 @@ def import_tensorflow():
     descriptor 2 while it loads, below Python's ``sys.stderr``; they would land
     in every notebook. They are sent to ``os.devnull`` for the import only.
     Python errors raised by the import still propagate as usual.
+
+    Used in every lesson (each module that builds or trains a model calls it on import).
     """
     import sys
 

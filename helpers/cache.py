@@ -30,7 +30,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def cache_dir() -> Path:
-    """The cache folder: ``COURSE_CACHE_DIR`` if set, else ``<repo>/.cache``."""
+    """The cache folder: ``COURSE_CACHE_DIR`` if set, else ``<repo>/.cache``.
+
+    Used in every lesson with a cached run (01, 03, 04, 05, 06).
+    """
     env = os.environ.get("COURSE_CACHE_DIR")
     path = Path(env).expanduser().resolve() if env else REPO_ROOT / ".cache"
     data = os.environ.get("COURSE_DATA_DIR")
@@ -56,6 +59,8 @@ def code_fingerprint() -> str:
     (:func:`helpers.course_state.prepared_stamp`); cached runs use the narrower
     :func:`run_code_key`. The instructor tools (``tools/``) are not part of it:
     they never change a result, so editing them keeps a prepared cache prepared.
+
+    Used in every lesson (the setup cell's prepared check).
     """
     digest = hashlib.sha256()
     for path in sorted((REPO_ROOT / PACKAGE).glob("*.py")):
@@ -68,6 +73,8 @@ def run_code_key(func: Callable[..., Any]) -> str:
     """Hash of the code ``func`` executes: the course code it reaches and the library versions.
 
     A function outside the course package (a test's) is keyed by its own source.
+
+    Used in every lesson with a cached run (01, 03, 04, 05, 06).
     """
     func = inspect.unwrap(func)
     module = func.__module__
@@ -89,7 +96,10 @@ def _bound(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> lis
 
 
 def cache_key(func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
-    """The key of ``func(*args, **kwargs)``: its name, the code it executes, and its bound arguments."""
+    """The key of ``func(*args, **kwargs)``: its name, the code it executes, and its bound arguments.
+
+    Used in every lesson with a cached run (01, 03, 04, 05, 06).
+    """
     name = f"{func.__module__}.{func.__qualname__}"
     return joblib.hash((name, run_code_key(func), _bound(func, args, kwargs)))
 
@@ -102,6 +112,8 @@ def cached(func: F | None = None, *, also: Callable[..., Any] | None = None) -> 
     (same arguments as ``func``) returns extra inputs for the key that are not
     code or arguments, e.g. the key of the pretrained weights a run loads.
     ``wrapper.cache_path(*args, **kwargs)`` is where the result of a call lives.
+
+    Used in every lesson with a cached run (01, 03, 04, 05, 06).
     """
     if func is None:
         return lambda f: cached(f, also=also)
@@ -133,7 +145,10 @@ def cached(func: F | None = None, *, also: Callable[..., Any] | None = None) -> 
 
 
 def is_cached(func: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
-    """True when ``func(*args, **kwargs)`` would come from the cache (``func`` decorated with :func:`cached`)."""
+    """True when ``func(*args, **kwargs)`` would come from the cache (``func`` decorated with :func:`cached`).
+
+    Used in every lesson with a cached run (01, 03, 04, 05, 06).
+    """
     if not hasattr(func, "cache_path"):
         raise TypeError(f"{getattr(func, '__qualname__', func)!r} is not a cached function "
                         "(decorate it with helpers.cache.cached).")

@@ -28,6 +28,8 @@ def lessons() -> list[str]:
     """Lesson names, in order: the folders of ``solutions/`` holding ``<name>.ipynb``.
 
     ``COURSE_LESSONS=01_background,04_finetune`` restricts commands and tests to those.
+
+    Used in every lesson.
     """
     names = sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
     only = [n for n in os.environ.get("COURSE_LESSONS", "").split(",") if n]
@@ -35,19 +37,22 @@ def lessons() -> list[str]:
 
 
 def prepared_stamp() -> Path:
-    """The file that says every lesson ran against this version of the course's cache."""
+    """The file that says every lesson ran against this version of the course's cache. Used in every lesson."""
     from helpers.cache import cache_dir, code_fingerprint
 
     return cache_dir() / f"prepared-{code_fingerprint()}.json"
 
 
 def minutes(seconds: float) -> str:
-    """A duration as people say it: ``"12 min"`` from 90 s on, else ``"40 s"``."""
+    """A duration as people say it: ``"12 min"`` from 90 s on, else ``"40 s"``. Used in every lesson."""
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` still runs (POSIX); on Windows, trust the status file's freshness."""
+    """Whether process ``pid`` still runs (POSIX); on Windows, trust the status file's freshness.
+
+    Used in every lesson.
+    """
     if os.name == "nt":
         return True
     try:
@@ -67,6 +72,8 @@ def prepare_status() -> dict[str, Any]:
 
     ``{"state": "prepared"}``, ``{"state": "running", ...progress}`` (a ``prepare``
     is filling the cache), ``{"state": "stopped"|"failed", ...}`` or ``{"state": "cold"}``.
+
+    Used in every lesson.
     """
     from helpers.cache import cache_dir
 
@@ -83,7 +90,7 @@ def prepare_status() -> dict[str, Any]:
 
 
 def describe_status(status: dict[str, Any]) -> str:
-    """One line saying what the cache holds and what a ``prepare`` is doing."""
+    """One line saying what the cache holds and what a ``prepare`` is doing. Used in every lesson."""
     if status["state"] == "prepared":
         return "course cache: prepared (every lesson reads its trained models from it)"
     if status["state"] == "cold":
@@ -108,6 +115,8 @@ def cache_line(lesson: str | None = None) -> str | None:
 
     ``None`` outside a lesson folder or once ``prepare`` has run (then every lesson is warm).
     The lesson's cold and warm times come from the committed ``reports/timing.json``.
+
+    Used in every lesson.
     """
     lesson = lesson or Path.cwd().name
     try:

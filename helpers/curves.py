@@ -48,7 +48,10 @@ SELECTION_BUDGET = 200
 class Training(Recipe):
     """Fixed-length training: ``epochs`` passes over the labelled images, at least ``min_steps`` and at most
     ``max_steps`` gradient steps of ``batch_size`` images. With every label, validation AUC is also recorded at
-    ``checkpoints`` evenly spaced points (the compute comparison of lesson 04)."""
+    ``checkpoints`` evenly spaced points (the compute comparison of lesson 04).
+
+    Used in lessons 01, 04, 05, 06.
+    """
 
     WHAT = "the training length of the label-budget curves (curves.Training)"
     batch_size: int = 32
@@ -64,7 +67,7 @@ TRAINING = Training()
 
 @dataclass(frozen=True)
 class ScratchRecipe(Recipe):
-    """A from-scratch small CNN (lesson 01's, :func:`helpers.models.build_cnn`)."""
+    """A from-scratch small CNN (lesson 01's, :func:`helpers.models.build_cnn`). Used in lessons 01, 04, 05, 06."""
 
     WHAT = "a from-scratch recipe of the curves (curves.ScratchRecipe)"
     batch_norm: bool = False
@@ -78,7 +81,10 @@ class ScratchRecipe(Recipe):
 @dataclass(frozen=True)
 class TransferRecipe(Recipe):
     """A new head on a pretrained base (lesson 04): ``trainable`` "head" freezes the base, "all" fine-tunes
-    every layer (batch normalisation keeps its pretrained statistics)."""
+    every layer (batch normalisation keeps its pretrained statistics).
+
+    Used in lessons 01, 04, 05, 06.
+    """
 
     WHAT = "a transfer recipe of the curves (curves.TransferRecipe)"
     source: str = "simclr_chest"
@@ -107,7 +113,10 @@ FAMILIES = ("scratch", "transfer")
 
 # ------------------------------------------------------------------------------ run results
 class Run(TypedDict):
-    """One seed of a cell: its draw's sizes, how it trained, and its predictions (positive class)."""
+    """One seed of a cell: its draw's sizes, how it trained, and its predictions (positive class).
+
+    Used in lessons 01, 04, 05, 06.
+    """
 
     seed: int
     n_train: int
@@ -123,7 +132,10 @@ class Run(TypedDict):
 
 
 class Cell(TypedDict):
-    """What :func:`run_cell` returns (and the cache keeps): one recipe at one budget, every seed."""
+    """What :func:`run_cell` returns (and the cache keeps): one recipe at one budget, every seed.
+
+    Used in lessons 01, 04, 05, 06.
+    """
 
     dataset: str
     n: int | None
@@ -135,7 +147,10 @@ class Cell(TypedDict):
 
 
 class Comparison(TypedDict):
-    """One budget of :func:`compare`: both families' test AUC over seeds and transfer minus scratch."""
+    """One budget of :func:`compare`: both families' test AUC over seeds and transfer minus scratch.
+
+    Used in lessons 04, 06.
+    """
 
     dataset: str
     budget: int | str
@@ -162,6 +177,8 @@ def draw_budget(y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
     """Sorted indices of ``n`` labelled cases drawn from ``y``, stratified, seeded (``None``: all).
 
     Each class gets its share of ``n`` (largest remainders), at least one case.
+
+    Used in lessons 01, 04, 05, 06.
     """
     y = np.asarray(y).reshape(-1)
     if n is None or n >= len(y):
@@ -185,6 +202,8 @@ def budget_splits(ds: Dataset, n: int | None, seed: int) -> tuple[Split, Split]:
 
     The validation set gets ``n`` times (validation size / training size)
     images, at least one per class: no free validation labels.
+
+    Used in lessons 01, 04, 05, 06.
     """
     train_idx = draw_budget(ds.train.y, n, seed)
     n_val = None if n is None else max(len(np.unique(ds.val.y)), round(n * len(ds.val.y) / len(ds.train.y)))
@@ -193,26 +212,35 @@ def budget_splits(ds: Dataset, n: int | None, seed: int) -> tuple[Split, Split]:
 
 
 def steps_for(n_train: int, training: Training = TRAINING) -> int:
-    """Gradient steps for ``n_train`` labelled images: ``epochs`` passes, clipped to [min_steps, max_steps]."""
+    """Gradient steps for ``n_train`` labelled images: ``epochs`` passes, clipped to [min_steps, max_steps].
+
+    Used in lessons 01, 04, 05, 06.
+    """
     steps = math.ceil(training.epochs * n_train / training.batch_size)
     return int(min(training.max_steps, max(training.min_steps, steps)))
 
 
 def training_order(n_train: int, seed: int, training: Training = TRAINING) -> np.ndarray:
     """Which labelled image each training example of one run is (lessons 01, 04): the draw repeated and
-    shuffled (seeded), cut to :func:`steps_for` steps of ``batch_size`` images."""
+    shuffled (seeded), cut to :func:`steps_for` steps of ``batch_size`` images.
+
+    Used in lessons 01, 04, 05, 06.
+    """
     steps, batch = steps_for(n_train, training), training.batch_size
     order = np.random.default_rng(seed).permutation(np.tile(np.arange(n_train), math.ceil(steps * batch / n_train)))
     return order[: steps * batch]
 
 
 def seeds_for(n: int | None) -> tuple[int, ...]:
-    """10 seeds for tiny budgets, 5 otherwise."""
+    """10 seeds for tiny budgets, 5 otherwise. Used in lessons 01, 04, 05, 06."""
     return TINY_SEEDS if n is not None and n <= TINY_BUDGET else SEEDS
 
 
 def recipe(family: str, name: str) -> ScratchRecipe | TransferRecipe:
-    """The settings of the recipe called ``name`` of ``family`` ("scratch" or "transfer")."""
+    """The settings of the recipe called ``name`` of ``family`` ("scratch" or "transfer").
+
+    Used in lessons 01, 04, 05, 06.
+    """
     named = {"scratch": SCRATCH_RECIPES, "transfer": TRANSFER_RECIPES}
     if family not in named:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}.")
@@ -254,6 +282,8 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
     Returns a :class:`Cell` (plain data): every seed's :class:`Run` holds its
     sizes, steps, training seconds, validation labels and probabilities, test
     probabilities (positive class) and, with every label, ``checkpoints``.
+
+    Used in lessons 01, 04, 05, 06.
     """
     import keras
     from helpers.metrics import roc_auc
@@ -296,7 +326,10 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
 
 # ------------------------------------------------------------------ selection and curves
 def select(dataset: str, family: str, progress: bool = True) -> tuple[str, dict[str, float]]:
-    """The recipe of ``family`` with the best mean validation AUC at :data:`SELECTION_BUDGET`, and every score."""
+    """The recipe of ``family`` with the best mean validation AUC at :data:`SELECTION_BUDGET`, and every score.
+
+    Used in lessons 01, 04, 05, 06.
+    """
     names = list(SCRATCH_RECIPES if family == "scratch" else TRANSFER_RECIPES)
     scores = {}
     for name in _progress(names, f"{dataset}: choosing the {family} recipe at {SELECTION_BUDGET} labels", progress):
@@ -307,7 +340,10 @@ def select(dataset: str, family: str, progress: bool = True) -> tuple[str, dict[
 
 def curve(dataset: str, family: str, budgets: Iterable[int | None] = BUDGETS,
           progress: bool = True) -> dict[int | None, Cell]:
-    """The chosen recipe of ``family`` at every budget: ``{budget: cell}`` (all cached)."""
+    """The chosen recipe of ``family`` at every budget: ``{budget: cell}`` (all cached).
+
+    Used in lessons 01, 04, 05, 06.
+    """
     name, _ = select(dataset, family, progress)
     budgets = list(budgets)
     return {n: run_cell(dataset, n, family, name, seeds_for(n))
@@ -322,6 +358,8 @@ def best_run(dataset: str, seed: int = 0, progress: bool = True) -> dict[str, An
     the test split plays no part in the choice. Returns that run (validation
     and test probabilities of the positive class) plus ``family``, ``recipe``,
     ``val_auc_by_family`` and ``y_test``.
+
+    Used in lessons 05, 06.
     """
     cells = {f: curve(dataset, f, [None], progress)[None] for f in FAMILIES}
     scores = {f: float(np.mean([r["val_auc"] for r in c["runs"]])) for f, c in cells.items()}
@@ -340,7 +378,7 @@ def _progress(items: list, desc: str, enabled: bool) -> Any:
 
 
 def test_aucs(cell: Cell) -> np.ndarray:
-    """Test AUC of every seed of a cell (one model per seed, never their average)."""
+    """Test AUC of every seed of a cell (one model per seed, never their average). Used in lessons 01, 04, 06."""
     from helpers.metrics import roc_auc
 
     pos = load_dataset(cell["dataset"]).positive_label
@@ -354,6 +392,8 @@ def compare(dataset: str, budgets: Iterable[int | None] = BUDGETS, n_boot: int =
     The difference is the mean over seeds of the paired (same draw) difference,
     with a two-level bootstrap 95 % interval over seeds and test patients
     (:func:`helpers.metrics.seeds_and_cases_bootstrap`).
+
+    Used in lessons 04, 06.
     """
     from helpers.metrics import seeds_and_cases_bootstrap
 
@@ -378,7 +418,10 @@ def compare(dataset: str, budgets: Iterable[int | None] = BUDGETS, n_boot: int =
 
 
 def verdict(d: dict[str, Any]) -> str:
-    """Plain words for a difference and its interval: only an interval that excludes 0 is called real."""
+    """Plain words for a difference and its interval: only an interval that excludes 0 is called real.
+
+    Used in lessons 04, 06.
+    """
     if d["low"] > 0:
         return "transfer helps"
     if d["high"] < 0:
@@ -387,7 +430,7 @@ def verdict(d: dict[str, Any]) -> str:
 
 
 def format_table(rows: list[Comparison]) -> str:
-    """The comparison as a plain-text table (lessons 01, 04, 06)."""
+    """The comparison as a plain-text table (lessons 01, 04, 06). Used in lesson 04."""
     lines = [f"{'labels':>7} {'seeds':>5}  {'scratch AUC':<14}{'transfer AUC':<14}"
              f"{'transfer - scratch [95% CI]':<30}verdict"]
     for r in rows:
@@ -403,6 +446,8 @@ def compute_table(dataset: str, progress: bool = True) -> list[dict[str, Any]]:
     The target is the mean over seeds of the chosen scratch recipe's validation
     AUC at the end of training; each family's row gives, per seed averaged,
     the first checkpoint at or above it (None when never reached) and the total.
+
+    Used in lesson 04.
     """
     cells = {f: curve(dataset, f, [None], progress)[None] for f in FAMILIES}
     target = float(np.mean([r["val_auc"] for r in cells["scratch"]["runs"]]))
@@ -424,7 +469,10 @@ def compute_table(dataset: str, progress: bool = True) -> list[dict[str, Any]]:
 
 
 def write_report(results: dict[str, Any], path: str | Path) -> Path:
-    """Write the curve tables (plain JSON) that ``reports/transfer_curves.json`` commits (lesson 04)."""
+    """Write the curve tables (plain JSON) that ``reports/transfer_curves.json`` commits (lesson 04).
+
+    Used in lesson 04.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1, sort_keys=True, default=float) + "\n")

@@ -27,23 +27,23 @@ DEFAULT_DATA_DIR = REPO_ROOT / "datasets"
 
 
 class DataError(Exception):
-    """Base class for data problems the course explains to the user."""
+    """Base class for data problems the course explains to the user. Used in every lesson."""
 
 
 class DataFileMissingError(DataError, FileNotFoundError):
-    """A registered data file is in none of the data roots."""
+    """A registered data file is in none of the data roots. Used in every lesson."""
 
 
 class DataFileCorruptError(DataError):
-    """A data file exists but cannot be read (truncated, wrong format)."""
+    """A data file exists but cannot be read (truncated, wrong format). Used in every lesson."""
 
 
 class ChecksumError(DataError):
-    """A data file's MD5 differs from the registry's."""
+    """A data file's MD5 differs from the registry's. Used in every lesson."""
 
 
 class Split(NamedTuple):
-    """One split of a dataset: inputs ``x`` and integer labels ``y``."""
+    """One split of a dataset: inputs ``x`` and integer labels ``y``. Used in every lesson."""
 
     x: np.ndarray
     y: np.ndarray
@@ -51,7 +51,7 @@ class Split(NamedTuple):
 
 @dataclass
 class Dataset:
-    """A loaded dataset: its splits plus what the registry says about it."""
+    """A loaded dataset: its splits plus what the registry says about it. Used in every lesson."""
 
     name: str
     splits: dict[str, Split]
@@ -83,13 +83,13 @@ class Dataset:
 
 # --------------------------------------------------------------------- registry
 def registry() -> dict[str, dict[str, Any]]:
-    """Return the dataset registry (``datasets/registry.json``) by dataset name."""
+    """Return the dataset registry (``datasets/registry.json``) by dataset name. Used in every lesson."""
     entries = json.loads(REGISTRY_PATH.read_text(encoding="utf-8"))
     return {k: v for k, v in entries.items() if not k.startswith("_")}
 
 
 def dataset_info(name: str) -> dict[str, Any]:
-    """Return one registry entry, with a helpful error for an unknown name."""
+    """Return one registry entry, with a helpful error for an unknown name. Used in every lesson."""
     reg = registry()
     if name not in reg:
         raise KeyError(f"Unknown dataset {name!r}. Known datasets: {', '.join(sorted(reg))}.")
@@ -97,7 +97,10 @@ def dataset_info(name: str) -> dict[str, Any]:
 
 
 def data_roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """The folders searched for data, in order: ``data_dir``, ``COURSE_DATA_DIR``, ``datasets/``."""
+    """The folders searched for data, in order: ``data_dir``, ``COURSE_DATA_DIR``, ``datasets/``.
+
+    Used in every lesson.
+    """
     roots: list[Path] = []
     if data_dir is not None:
         roots.append(Path(data_dir).expanduser().resolve())
@@ -141,7 +144,7 @@ def _verify_md5(path: Path, expected: str, dataset: str) -> None:
 
 
 def find_file(name: str, relpath: str, data_dir: str | os.PathLike | None = None) -> Path:
-    """Return the first existing copy of a registered file, MD5-checked."""
+    """Return the first existing copy of a registered file, MD5-checked. Used in every lesson."""
     info = dataset_info(name)
     entry = next((f for f in info["files"] if f["path"] == relpath), None)
     if entry is None:
@@ -162,7 +165,7 @@ def find_file(name: str, relpath: str, data_dir: str | os.PathLike | None = None
 
 # ---------------------------------------------------------------------- loaders
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
-    """Load a registered labelled dataset (MedMNIST or UCR ECG) as a :class:`Dataset`."""
+    """Load a registered labelled dataset (MedMNIST or UCR ECG) as a :class:`Dataset`. Used in every lesson."""
     info = dataset_info(name)
     if info["kind"] == "medmnist":
         splits = _load_medmnist(name, info, data_dir)
@@ -223,7 +226,7 @@ def _load_ucr(name: str, info: dict, data_dir) -> dict[str, Split]:
 
 @dataclass
 class EcgRecord:
-    """A WFDB ECG record: signal in mV (samples, leads), sampling rate and beat annotations."""
+    """A WFDB ECG record: signal in mV (samples, leads), sampling rate and beat annotations. Used in lesson 03."""
 
     name: str
     signal: np.ndarray
@@ -234,7 +237,7 @@ class EcgRecord:
 
 
 def load_mitdb_record(name: str = "mitdb100", data_dir: str | os.PathLike | None = None) -> EcgRecord:
-    """Read a MIT-BIH record and its reference annotations with ``wfdb``."""
+    """Read a MIT-BIH record and its reference annotations with ``wfdb``. Used in lesson 03."""
     import wfdb
 
     info = dataset_info(name)
@@ -256,7 +259,11 @@ def load_mitdb_record(name: str = "mitdb100", data_dir: str | os.PathLike | None
 
 
 def load_scipy_ecg(data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, float]:
-    """SciPy's 5-minute ECG excerpt (MIT-BIH record 208) in mV, and its rate (360 Hz)."""
+    """SciPy's 5-minute ECG excerpt (MIT-BIH record 208) in mV, and its rate (360 Hz).
+
+    No lesson uses it: a longer real recording for learners to explore after lesson 03
+    (``load_dataset("scipy_ecg")`` points to it).
+    """
     path = find_file("scipy_ecg", "ecg/scipy/ecg.dat", data_dir)
     try:
         with np.load(path) as archive:
@@ -271,6 +278,8 @@ def benchmark_line(name: str) -> str:
 
     They come from the registry (``benchmarks``), with their source; a dataset
     without published figures says so.
+
+    Used in lessons 01, 04, 05, 06.
     """
     bench = dataset_info(name).get("benchmarks")
     if not bench:
@@ -290,6 +299,8 @@ def stratified_budget(
 
     Give either ``fraction`` (each class keeps ``round(fraction * count)``, at
     least 1) or ``n_per_class`` (capped at the class size). Indices are sorted.
+
+    Used in lessons 03, 06.
     """
     y = np.asarray(y).reshape(-1)
     if (fraction is None) == (n_per_class is None):
@@ -310,6 +321,8 @@ def budget_splits(ds: Dataset, fraction: float, seed: int) -> tuple[Split, Split
 
     The protocol gives no free validation labels: with 10 % of the training
     labels you also get only 10 % of the validation labels.
+
+    Used in lesson 06.
     """
     tr = stratified_budget(ds.train.y, fraction=fraction, seed=seed)
     va = stratified_budget(ds.val.y, fraction=fraction, seed=seed + 10_000)
@@ -322,6 +335,9 @@ def download(name: str, data_dir: str | os.PathLike | None = None, progressbar: 
 
     Files land in ``data_dir`` if given, else ``COURSE_DATA_DIR``, else ``datasets/``.
     Files already present with the right MD5 are not downloaded again.
+
+    No lesson uses it: ``python -m helpers.data download NAME`` (named by the
+    missing-file message of every loader) and the course command's ``check-data`` call it.
     """
     import pooch
 
@@ -356,7 +372,10 @@ def download(name: str, data_dir: str | os.PathLike | None = None, progressbar: 
 
 
 def check_all(data_dir: str | os.PathLike | None = None) -> dict[str, str]:
-    """Check every registered file: 'ok', or the error message. Never raises."""
+    """Check every registered file: 'ok', or the error message. Never raises.
+
+    No lesson uses it: the course command's data check (``python -m tools.course check-data``) does.
+    """
     status = {}
     for name, info in registry().items():
         for entry in info["files"]:

@@ -33,7 +33,7 @@ def platform_problem(version: tuple[int, int] | None = None, system: str | None 
                      machine: str | None = None) -> str | None:
     """Why the pinned requirements cannot install here (``None`` when they can).
 
-    Used by ``make setup`` (``python -m helpers.device check-python``) before pip runs.
+    No lesson uses it: ``make setup`` (``python -m helpers.device check-python``) runs it before pip.
     """
     version = version or sys.version_info[:2]
     system = system or platform.system()
@@ -59,7 +59,10 @@ def platform_problem(version: tuple[int, int] | None = None, system: str | None 
 
 
 def pins(path: Path | None = None) -> dict[str, str]:
-    """The pinned versions in ``requirements.txt`` that apply to this platform, by package name."""
+    """The pinned versions in ``requirements.txt`` that apply to this platform, by package name.
+
+    Used in every lesson.
+    """
     path = path or helpers.REPO_ROOT / "requirements.txt"
     found: dict[str, str] = {}
     try:
@@ -85,7 +88,10 @@ def pins(path: Path | None = None) -> dict[str, str]:
 
 
 def version_warning(installed: dict[str, str], pinned: dict[str, str] | None = None) -> str | None:
-    """One line naming the packages whose installed version differs from the pin (``None`` if all match)."""
+    """One line naming the packages whose installed version differs from the pin (``None`` if all match).
+
+    Used in every lesson.
+    """
     pinned = pins() if pinned is None else pinned
     odd = [f"{name} {installed[name]} (course pins {pinned[name]})" for name in PINNED_IN_SETUP
            if name in pinned and name in installed and installed[name] != pinned[name]]
@@ -100,6 +106,8 @@ def setup(seed: int = 42, mixed_precision: bool = False, verbose: bool = True) -
 
     ``mixed_precision=True`` uses float16 compute on a GPU (ignored on a CPU,
     where it is slower). Never fails on a CPU-only machine. Returns what it found.
+
+    Used in every lesson.
     """
     import numpy as np
 

@@ -28,6 +28,8 @@ class RnnRecipe(Recipe):
     """The recurrent classifier of lesson 03 (its architecture, :meth:`arch`) and how it trains on ECG200.
 
     Settings are chosen on the validation beats cut from ECG200's training split, never on its test split.
+
+    Used in lesson 03.
     """
 
     WHAT = "the ECG200 recipe (ecg.RnnRecipe)"
@@ -55,7 +57,10 @@ RNN_RECIPE = RnnRecipe()
 
 @dataclass(frozen=True)
 class PretrainRecipe(Recipe):
-    """How the encoder is pretrained on ECG5000's five beat classes (early stopping on a held-out fifth)."""
+    """How the encoder is pretrained on ECG5000's five beat classes (early stopping on a held-out fifth).
+
+    Used in lesson 03.
+    """
 
     WHAT = "the ECG5000 pretraining recipe (ecg.PretrainRecipe)"
     lr: float = 1e-3
@@ -70,7 +75,10 @@ PRETRAIN_RECIPE = PretrainRecipe()
 
 # ----------------------------------------------------------------- preprocessing
 def resample(x: np.ndarray, length: int = LENGTH) -> np.ndarray:
-    """Linearly resample beats of shape (N, T) or (N, T, 1) to ``length`` samples (float32, (N, length, 1))."""
+    """Linearly resample beats of shape (N, T) or (N, T, 1) to ``length`` samples (float32, (N, length, 1)).
+
+    Used in lesson 03.
+    """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 3:
         if x.shape[2] != 1:
@@ -85,7 +93,7 @@ def resample(x: np.ndarray, length: int = LENGTH) -> np.ndarray:
 
 
 def znorm(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
-    """Z-normalise every beat on its own (mean 0, std 1 along time), as the UCR archive does."""
+    """Z-normalise every beat on its own (mean 0, std 1 along time), as the UCR archive does. Used in lesson 03."""
     x = np.asarray(x, dtype=np.float32)
     mean = x.mean(axis=1, keepdims=True)
     std = x.std(axis=1, keepdims=True)
@@ -93,7 +101,10 @@ def znorm(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
 
 
 def ecg200_splits(seed: int = 0, n_val: int = 20) -> tuple[Split, Split, Split]:
-    """ECG200 as (train, val, test): ``n_val`` validation beats cut, stratified and seeded, from the 100 training beats."""
+    """ECG200 as (train, val, test): ``n_val`` validation beats cut, stratified and seeded, from the 100 training beats.
+
+    Used in lesson 03.
+    """
     ds = load_dataset("ecg200")
     n = len(ds.train.y)
     if not 0 < n_val < n:
@@ -112,6 +123,8 @@ def budget_draw(y: np.ndarray, n: int, seed: int) -> np.ndarray:
     are the first of a permutation seeded by ``seed``, so at one seed a smaller
     budget's beats are among a larger one's. The draw depends on ``y``,
     ``n`` and ``seed`` only: scratch and transfer at one seed get the same beats.
+
+    Used in lesson 03.
     """
     y = np.asarray(y).reshape(-1)
     classes, counts = np.unique(y, return_counts=True)
@@ -132,7 +145,7 @@ def budget_draw(y: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def ecg5000_beats(length: int = LENGTH) -> Split:
-    """ECG5000's 500 training beats resampled to ``length`` and z-normalised; labels 0-4."""
+    """ECG5000's 500 training beats resampled to ``length`` and z-normalised; labels 0-4. Used in lesson 03."""
     ds = load_dataset("ecg5000")
     return Split(znorm(resample(ds.train.x, length)), ds.train.y - ds.train.y.min())
 
@@ -144,6 +157,8 @@ def augment(x: np.ndarray, y: np.ndarray, copies: int, seed: int,
     A perturbed copy is scaled in amplitude by up to ``scale``, shifted in
     time by up to ``shift`` samples (edge values repeated) and gets Gaussian
     noise of standard deviation ``noise``: changes that do not alter the diagnosis.
+
+    Used in lesson 03.
     """
     x = np.asarray(x, dtype=np.float32)
     if copies <= 0:
@@ -170,6 +185,8 @@ def beat_windows(record: EcgRecord, before: float = 0.25, after: float = 0.45, l
     Windows run from ``before`` seconds before to ``after`` seconds after the
     peak; beats too close to the record's ends and non-beat annotations
     (rhythm changes, noise marks) are skipped.
+
+    Used in lesson 03.
     """
     b, a = int(round(before * record.fs)), int(round(after * record.fs))
     sig = record.signal[:, lead]
@@ -220,6 +237,8 @@ def build_ecg_rnn(n_classes: int = 2, cell: str = "gru", units: int = 32, n_laye
     and transferred). The convolutional front end shortens the sequence the
     RNN has to read by ``pool`` (96 -> 24 steps), which makes it faster and
     easier to train on 80 beats.
+
+    Used in lessons 03, 06.
     """
     import keras
     from keras import layers
@@ -239,6 +258,8 @@ def pretrain_encoder(arch: dict[str, Any], seed: int = 0,
     A stratified fifth of the 500 beats is held out for early stopping. The
     result is plain data: ``encoder_weights`` (list of arrays, in the order of
     ``encoder.get_weights()``), the held-out accuracy and the training history.
+
+    Used in lesson 03.
     """
     import keras
     from helpers.models import train_classifier
@@ -325,6 +346,8 @@ def build_stacked_rnn(n_seeds: int, n_classes: int = 2, cell: str = "gru", units
     trains ``n_seeds`` separate models in one graph, about 2x faster on a
     2-core CPU than one after the other. Move weights in and out with
     :func:`stack_weights` and :func:`unstack_weights`.
+
+    Used in lesson 03.
     """
     import keras
     from keras import layers
@@ -346,12 +369,19 @@ def build_stacked_rnn(n_seeds: int, n_classes: int = 2, cell: str = "gru", units
 
 
 def stack_weights(model, per_seed: list[list[np.ndarray]]) -> None:
-    """Load one :func:`build_ecg_rnn` model's ``get_weights()`` per seed into a :func:`build_stacked_rnn` model."""
+    """Load one :func:`build_ecg_rnn` model's ``get_weights()`` per seed into a :func:`build_stacked_rnn` model.
+
+    Used in lesson 03.
+    """
     model.set_weights([_stack_array([w[i] for w in per_seed], layout) for i, layout in enumerate(model.seed_layouts)])
 
 
 def unstack_weights(model, n_seeds: int, s: int) -> list[np.ndarray]:
-    """Seed s's weights from a :func:`build_stacked_rnn` model, ready for ``build_ecg_rnn(...).set_weights``."""
+    """Seed s's weights from a :func:`build_stacked_rnn` model, ready for ``build_ecg_rnn(...).set_weights``.
+
+    No lesson uses it: it takes one seed out of lesson 03's stacked model, and its test checks
+    that the stacked seeds are the separate models they stand for.
+    """
     return [_unstack_array(w, layout, n_seeds, s) for w, layout in zip(model.get_weights(), model.seed_layouts)]
 
 
@@ -370,6 +400,8 @@ def run_ecg200(recipe: RnnRecipe | Mapping[str, Any] | None = None, seeds: tuple
     model starts exactly where ``build_ecg_rnn`` seeded with it would; all
     seeds then train side by side as one :func:`build_stacked_rnn` model for a
     fixed number of epochs. Returns one result per seed.
+
+    Used in lesson 03.
     """
     import keras
 
@@ -424,6 +456,8 @@ def bootstrap_report(y_true: np.ndarray, scores: dict[str, np.ndarray], pairs: l
     ``scores`` maps a model name to its scores for the positive class on the
     test cases; ``pairs`` lists (A, B) names to compare as A - B. Cached,
     because thousands of resampled AUCs take a while on a CPU.
+
+    Used in lesson 03.
     """
     from helpers import metrics
 

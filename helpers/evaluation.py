@@ -36,7 +36,10 @@ from helpers.data import Split, budget_splits, load_dataset
 # rarely fires), and every method gets the same budget.
 @dataclass(frozen=True)
 class EvalRecipe(Recipe):
-    """How the classifiers of lessons 05-06 are built (:func:`helpers.models.build_cnn`) and trained."""
+    """How the classifiers of lessons 05-06 are built (:func:`helpers.models.build_cnn`) and trained.
+
+    Used in lesson 06.
+    """
 
     WHAT = "the recipe of lessons 05-06 (evaluation.EvalRecipe)"
     filters: tuple[int, ...] = (16, 32, 64)
@@ -68,6 +71,8 @@ def tile_to(split: Split, min_samples: int, seed: int) -> Split:
     With 47 labelled images and batch 64, an epoch is a single gradient step and
     early stopping halts a model that has barely moved; tiling keeps the number
     of steps per epoch sensible without changing what the model sees.
+
+    Used in lesson 06.
     """
     reps = max(1, math.ceil(min_samples / len(split.y)))
     if reps == 1:
@@ -96,6 +101,8 @@ def classifier_weights_path(dataset: str, seed: int = 0, method: str = "plain", 
     """Where :func:`trained_classifier` keeps the weights of these arguments (a ``.npz`` file).
 
     Keyed like a cached run: by the code :func:`trained_classifier` executes and its full arguments.
+
+    Used in lesson 06.
     """
     key = cache_key(trained_classifier, dataset, seed, method, _fraction(dataset, fraction), _recipe(recipe))
     return cache_dir() / "helpers.evaluation.trained_classifier" / f"{key}.npz"
@@ -112,6 +119,8 @@ def trained_classifier(dataset: str, seed: int = 0, method: str = "plain", fract
     stopping on validation loss) and saves the weights in the course cache;
     later calls, in any lesson or process, rebuild the model and load them.
     Returns a Keras model.
+
+    Used in lesson 06.
     """
     import keras
     from helpers.models import WeightsMismatchError, load_weights, save_weights, train_classifier
@@ -149,6 +158,8 @@ def predictions(dataset: str, seed: int = 0, method: str = "plain", fraction: fl
     class), ``p_val``, ``p_test`` (the positive class's column), ``n_train``,
     ``seconds`` (prediction plus any training done by this call). The
     validation cases are the budgeted subset the model early-stopped on.
+
+    Used in lesson 06.
     """
     from helpers.models import predict_proba
 
@@ -180,6 +191,8 @@ def fit_temperature(y_val, p_val, *, positive_label) -> float:
 
     ``T > 1`` softens over-confident probabilities, ``T < 1`` sharpens them;
     the ranking (and so the AUC) never changes.
+
+    Used in lesson 05.
     """
     from scipy.optimize import minimize_scalar
 
@@ -194,12 +207,12 @@ def fit_temperature(y_val, p_val, *, positive_label) -> float:
 
 
 def apply_temperature(p_pos, temperature: float) -> np.ndarray:
-    """Probabilities ``sigmoid(logit(p_pos) / temperature)``."""
+    """Probabilities ``sigmoid(logit(p_pos) / temperature)``. Used in lesson 05."""
     return _sigmoid(_logit(p_pos) / float(temperature))
 
 
 def fit_platt(y_val, p_val, *, positive_label) -> tuple[float, float]:
-    """Platt scaling: ``(a, b)`` of a logistic regression of the outcome on ``logit(p_val)``."""
+    """Platt scaling: ``(a, b)`` of a logistic regression of the outcome on ``logit(p_val)``. Used in lesson 05."""
     from sklearn.linear_model import LogisticRegression
 
     y, p = metrics.check_inputs(y_val, p_val, positive_label)
@@ -208,13 +221,13 @@ def fit_platt(y_val, p_val, *, positive_label) -> tuple[float, float]:
 
 
 def apply_platt(p_pos, a: float, b: float) -> np.ndarray:
-    """Probabilities ``sigmoid(a * logit(p_pos) + b)``."""
+    """Probabilities ``sigmoid(a * logit(p_pos) + b)``. Used in lesson 05."""
     return _sigmoid(a * _logit(p_pos) + b)
 
 
 # ------------------------------------------------------------ threshold table
 def threshold_table(y_true, p_pos, *, positive_label, thresholds: Iterable[float]) -> list[dict[str, float]]:
-    """Counts, sensitivity, specificity, PPV and NPV at each threshold (one dict per row)."""
+    """Counts, sensitivity, specificity, PPV and NPV at each threshold (one dict per row). Used in lesson 05."""
     rows = []
     for t in thresholds:
         kw = {"positive_label": positive_label, "threshold": float(t)}
@@ -226,7 +239,7 @@ def threshold_table(y_true, p_pos, *, positive_label, thresholds: Iterable[float
 
 
 def format_threshold_table(rows: list[dict[str, float]]) -> str:
-    """The rows of :func:`threshold_table` as a fixed-width text table."""
+    """The rows of :func:`threshold_table` as a fixed-width text table. Used in lesson 05."""
     head = f"{'threshold':>9} {'TP':>4} {'FN':>4} {'FP':>4} {'TN':>4} {'sens':>6} {'spec':>6} {'PPV':>6} {'NPV':>6}"
     lines = [head]
     for r in rows:
@@ -243,6 +256,8 @@ def threshold_explorer(y_true, p_pos, *, positive_label, label_names=None, value
     calls, which can stall non-interactive execution (nbclient, hence nbgrader
     autograding) until the cell timeout. Needs a live kernel to react; a saved
     notebook keeps only the static table the lesson prints beside it.
+
+    Used in lesson 05.
     """
     import io
 
@@ -270,14 +285,17 @@ def threshold_explorer(y_true, p_pos, *, positive_label, label_names=None, value
 
 # ---------------------------------------------------------------- imbalance
 def balanced_class_weights(y) -> dict[int, float]:
-    """``n / (k * n_c)`` for each of the ``k`` classes (scikit-learn's "balanced")."""
+    """``n / (k * n_c)`` for each of the ``k`` classes (scikit-learn's "balanced"). Used in lesson 06."""
     y = np.asarray(y).reshape(-1)
     labels, counts = np.unique(y, return_counts=True)
     return {int(c): float(len(y) / (len(labels) * n)) for c, n in zip(labels, counts)}
 
 
 def oversample(split: Split, seed: int) -> Split:
-    """Random oversampling: repeat cases of the smaller classes (with replacement) up to the largest."""
+    """Random oversampling: repeat cases of the smaller classes (with replacement) up to the largest.
+
+    Used in lesson 06.
+    """
     rng = np.random.default_rng(seed)
     labels, counts = np.unique(split.y, return_counts=True)
     idx = []
@@ -291,7 +309,10 @@ def oversample(split: Split, seed: int) -> Split:
 
 def imbalance_study(datasets: Sequence[str], seeds: Sequence[int],
                     methods: Sequence[str] = IMBALANCE_METHODS, progress: bool = True) -> list[dict[str, Any]]:
-    """:func:`predictions` for every (dataset, method, seed), cached, with a progress bar (lesson 06)."""
+    """:func:`predictions` for every (dataset, method, seed), cached, with a progress bar (lesson 06).
+
+    Used in lesson 06.
+    """
     from tqdm.auto import tqdm
 
     jobs = [(d, s, m) for d in datasets for m in methods for s in seeds]
@@ -309,6 +330,8 @@ def summarise_runs(runs: list[dict[str, Any]], positive_label: int, baseline: st
     ``auc``: ``(estimate, low, high)``, the seed spread ``<metric>_seeds`` (min, max)
     and ``<metric>_diff`` (the :func:`helpers.metrics.paired_bootstrap` dict).
     Cached: thousands of bootstrap resamples take a while on a laptop.
+
+    Used in lesson 06.
     """
     methods = list(dict.fromkeys(r["method"] for r in runs))
     y = runs[0]["y_test"]
@@ -337,7 +360,7 @@ def summarise_runs(runs: list[dict[str, Any]], positive_label: int, baseline: st
 # Lesson 06 writes the saliency map and Grad-CAM itself (tf.GradientTape on the
 # class score); these are the plumbing around them and the sanity check.
 def last_conv_layer(model) -> str:
-    """Name of the base's last ReLU (the last convolutional feature maps before pooling)."""
+    """Name of the base's last ReLU (the last convolutional feature maps before pooling). Used in lesson 06."""
     return [lyr.name for lyr in model.get_layer("base").layers if lyr.name.endswith("_relu")][-1]
 
 
@@ -349,6 +372,8 @@ def last_conv_split(model):
     the pooled features the head reads; ``to_features(to_maps(x))`` is the
     base's output. Grad-CAM (lesson 06) differentiates the class score with
     respect to the maps between the two.
+
+    Used in lesson 06.
     """
     import tensorflow as tf
 
@@ -370,7 +395,7 @@ def last_conv_split(model):
 
 
 def randomised_copy(model, seed: int = 0):
-    """The same architecture with freshly initialised (random) weights."""
+    """The same architecture with freshly initialised (random) weights. Used in lesson 06."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -407,6 +432,8 @@ def randomisation_check(model, x, class_index: int, explain, compare=None, seed:
     ReLU, since a random model's evidence is often negative everywhere and its
     ReLU map blank. A map that barely changes (correlation near 1) shows the
     input's edges, not what the model learned.
+
+    Used in lesson 06.
     """
     if not callable(explain) or (compare is not None and not callable(compare)):
         raise TypeError("explain (and compare) must be functions (model, x, class_index) -> maps (N, H, W).")
@@ -427,7 +454,7 @@ def randomisation_check(model, x, class_index: int, explain, compare=None, seed:
 # ------------------------------------------------------------- dataset shift
 def scanner_shift(x: np.ndarray, gamma: float = 0.6, contrast: float = 0.7, noise: float = 0.03,
                   seed: int = 0) -> np.ndarray:
-    """Simulate images from another scanner: gamma and contrast change plus sensor noise."""
+    """Simulate images from another scanner: gamma and contrast change plus sensor noise. Used in lesson 06."""
     rng = np.random.default_rng(seed)
     y = np.power(np.clip(x, 0, 1), gamma)
     y = 0.5 + contrast * (y - y.mean(axis=(1, 2, 3), keepdims=True))
@@ -441,6 +468,8 @@ def diagnose_sens_spec(got, y_true, p_pos, positive_label, threshold: float) -> 
     Compares ``got`` with what each classic slip would produce (sensitivity and
     specificity swapped, the other class taken as positive, ``>`` for ``>=``,
     labels and predictions swapped) and names the first that matches.
+
+    Used in lesson 05.
     """
     y = np.asarray(y_true).reshape(-1)
     p = np.asarray(p_pos, dtype=float).reshape(-1)
@@ -480,6 +509,8 @@ def plot_method_comparison(summaries: dict[str, list[dict[str, Any]]],
     with its bootstrap 95 % CI (bar), and the range over seeds (grey).
 
     ``summaries``: ``{dataset: summarise_runs(...)}``. Returns a Figure.
+
+    Used in lesson 06.
     """
     import matplotlib.pyplot as plt
 
@@ -509,6 +540,8 @@ def plot_maps(images: np.ndarray, columns: dict[str, np.ndarray], titles: Sequen
     """Images (first column) and heat maps overlaid on them (one column per entry of ``columns``).
 
     ``images``: (N, H, W, 1) in [0, 1]; each map: (N, H, W) in [0, 1]. Returns a Figure.
+
+    Used in lesson 06.
     """
     import matplotlib.pyplot as plt
 

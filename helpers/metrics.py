@@ -66,6 +66,8 @@ def check_inputs(y_true, p_pos, positive_label) -> tuple[np.ndarray, np.ndarray]
 
     Every error says what is wrong and what to do about it, because these
     mistakes (wrong column, logits, swapped arguments) are the usual ones.
+
+    Used in lessons 01, 03, 04, 05, 06.
     """
     y = np.asarray(y_true)
     p = np.asarray(p_pos)
@@ -170,6 +172,8 @@ def confusion_counts(y_true, p_pos, *, positive_label, threshold: float = 0.5) -
     """Counts of true/false positives/negatives at ``threshold``.
 
     Returns a dict with int values ``tp``, ``fp``, ``tn``, ``fn``.
+
+    Used in lessons 05, 06.
     """
     is_pos, pred_pos = _binarise(y_true, p_pos, positive_label, threshold)
     return {
@@ -181,19 +185,19 @@ def confusion_counts(y_true, p_pos, *, positive_label, threshold: float = 0.5) -
 
 
 def accuracy(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
-    """Fraction of cases classified correctly."""
+    """Fraction of cases classified correctly. Used in lessons 03, 05, 06."""
     is_pos, pred_pos = _binarise(y_true, p_pos, positive_label, threshold)
     return float(accuracy_score(is_pos, pred_pos))
 
 
 def sensitivity(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
-    """Recall of the positive class: of the sick patients, the fraction found."""
+    """Recall of the positive class: of the sick patients, the fraction found. Used in lessons 05, 06."""
     is_pos, pred_pos = _binarise(y_true, p_pos, positive_label, threshold)
     return float(recall_score(is_pos, pred_pos, pos_label=True, zero_division=np.nan))
 
 
 def specificity(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
-    """Of the healthy patients, the fraction correctly left alone (nan if none)."""
+    """Of the healthy patients, the fraction correctly left alone (nan if none). Used in lessons 05, 06."""
     c = confusion_counts(y_true, p_pos, positive_label=positive_label, threshold=threshold)
     return _ratio(c["tn"], c["tn"] + c["fp"])
 
@@ -202,6 +206,8 @@ def ppv(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
     """Positive predictive value (precision): of the positive calls, the fraction sick.
 
     nan when nothing is predicted positive.
+
+    Used in lesson 05.
     """
     is_pos, pred_pos = _binarise(y_true, p_pos, positive_label, threshold)
     return float(precision_score(is_pos, pred_pos, pos_label=True, zero_division=np.nan))
@@ -211,13 +217,15 @@ def npv(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
     """Negative predictive value: of the negative calls, the fraction healthy.
 
     nan when nothing is predicted negative.
+
+    Used in lesson 05.
     """
     c = confusion_counts(y_true, p_pos, positive_label=positive_label, threshold=threshold)
     return _ratio(c["tn"], c["tn"] + c["fn"])
 
 
 def f1(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
-    """Harmonic mean of sensitivity and PPV (nan when there is nothing to score)."""
+    """Harmonic mean of sensitivity and PPV (nan when there is nothing to score). Used in lesson 05."""
     is_pos, pred_pos = _binarise(y_true, p_pos, positive_label, threshold)
     return float(f1_score(is_pos, pred_pos, pos_label=True, zero_division=np.nan))
 
@@ -232,6 +240,8 @@ def roc_auc(y_true, p_pos, *, positive_label) -> float:
 
     Warns when ``p_pos`` holds only 0s and 1s: hard predictions give the AUC
     of a single threshold, not of the model's ranking.
+
+    Used in lessons 01, 03, 04, 05, 06.
     """
     y, p = check_inputs(y_true, p_pos, positive_label)
     is_pos = y == positive_label
@@ -257,6 +267,8 @@ def binary_report(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> d
     Keys: ``n``, ``tp``, ``fp``, ``tn``, ``fn``, ``accuracy``, ``sensitivity``,
     ``specificity``, ``ppv``, ``npv``, ``f1``, ``auc`` (nan when y_true has a
     single class).
+
+    Used in lesson 05.
     """
     kw = {"positive_label": positive_label, "threshold": threshold}
     y, p = check_inputs(y_true, p_pos, positive_label)
@@ -288,6 +300,8 @@ def bootstrap_indices(y_true, *, n_boot: int = 1000, seed: int = 0) -> Iterator[
     so no sensitivity or AUC) is **redrawn**, so every yielded resample has both
     classes and every metric is defined on it. The same seed gives the same
     resamples, which is what makes :func:`paired_bootstrap` paired.
+
+    Used in lessons 03, 04, 05, 06.
     """
     y = np.asarray(y_true)
     if n_boot < 1:
@@ -380,6 +394,8 @@ def bootstrap_ci(
     :func:`bootstrap_indices`); a resample whose metric is still undefined
     (e.g. PPV when nothing is predicted positive) is left out of the
     percentiles.
+
+    Used in lessons 03, 04, 05, 06.
     """
     _check_alpha(alpha)
     y, p = check_inputs(y_true, p_pos, positive_label)
@@ -420,6 +436,8 @@ def paired_bootstrap(
     - ``real``: True when the CI excludes 0 (the course's rule for calling a
       difference real);
     - ``metric_a``, ``metric_b``: each model's metric on all cases.
+
+    Used in lessons 03, 05, 06.
     """
     _check_alpha(alpha)
     y, pa = check_inputs(y_true, p_a, positive_label)
@@ -468,6 +486,8 @@ def seeds_and_cases_bootstrap(
     Returns ``diff`` (on all seeds and cases), ``low``, ``high``, ``real``
     (the CI excludes 0), ``per_seed`` (each seed's difference), ``mean_a``,
     ``mean_b`` (each method's mean AUC over seeds) and ``n_seeds``.
+
+    Used in lessons 03, 04, 05, 06.
     """
     _check_alpha(alpha)
     pa, pb = np.atleast_2d(np.asarray(p_a, dtype=float)), np.atleast_2d(np.asarray(p_b, dtype=float))
@@ -507,6 +527,8 @@ def reliability_bins(y_true, p_pos, *, positive_label, n_bins: int = 10) -> dict
     ``p_pos``), ``fraction_positive`` (observed fraction of positive cases) and
     ``count``; empty bins have nan means and count 0. A calibrated model has
     fraction_positive close to mean_predicted in every bin.
+
+    Used in lessons 05, 06.
     """
     if int(n_bins) < 1:
         raise ValueError(f"n_bins must be at least 1, got {n_bins!r}.")
@@ -530,7 +552,10 @@ def reliability_bins(y_true, p_pos, *, positive_label, n_bins: int = 10) -> dict
 
 def expected_calibration_error(y_true, p_pos, *, positive_label, n_bins: int = 10) -> float:
     """Expected calibration error: the count-weighted mean over bins of
-    ``|fraction_positive - mean_predicted|`` (0 = perfectly calibrated)."""
+    ``|fraction_positive - mean_predicted|`` (0 = perfectly calibrated).
+
+    Used in lessons 05, 06.
+    """
     bins = reliability_bins(y_true, p_pos, positive_label=positive_label, n_bins=n_bins)
     filled = bins["count"] > 0
     gaps = np.abs(bins["fraction_positive"][filled] - bins["mean_predicted"][filled])
@@ -542,6 +567,8 @@ def brier_score(y_true, p_pos, *, positive_label) -> float:
     """Mean squared difference between ``p_pos`` and the outcome (1 = positive).
 
     0 is perfect; always answering 0.5 scores 0.25.
+
+    Used in lesson 05.
     """
     y, p = check_inputs(y_true, p_pos, positive_label)
     if len(np.unique(y)) == 2:

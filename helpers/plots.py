@@ -62,6 +62,8 @@ def montage(
 
     ``images``: (N, H, W, C) floats in [0, 1], C = 1 (grey) or 3 (RGB).
     ``labels``: optional (N,) integer labels; ``label_names`` maps codes to names.
+
+    Used in lessons 01, 02, 04.
     """
     images = np.asarray(images)
     if images.ndim == 3:  # (N, H, W): grey without the channel axis
@@ -100,6 +102,8 @@ def class_balance(counts_by_dataset: dict[str, dict[str, int]]) -> Figure:
 
     ``counts_by_dataset``: e.g. ``{"BreastMNIST train": {"malignant": 147,
     "normal/benign": 399}, ...}``.
+
+    Used in lesson 01.
     """
     if not counts_by_dataset:
         raise ValueError("counts_by_dataset is empty: nothing to plot.")
@@ -139,6 +143,8 @@ def training_curves(history) -> Figure:
 
     ``history``: what ``model.fit`` returns (a Keras ``History``) or its
     ``.history`` dict. The best validation epoch is marked on each panel.
+
+    Used in lesson 01.
     """
     logs = getattr(history, "history", history)
     if not isinstance(logs, dict) or not logs:
@@ -198,6 +204,8 @@ def roc_with_ci(
     AUC and its CI are :func:`helpers.metrics.bootstrap_ci` of
     :func:`helpers.metrics.roc_auc` with the same ``n_boot`` and ``seed``.
     Call again with ``ax=`` to overlay another model.
+
+    Used in lessons 03, 05.
     """
     auc, low, high = metrics.bootstrap_ci(
         metrics.roc_auc, y_true, p_pos, positive_label=positive_label, n_boot=n_boot, seed=seed
@@ -244,6 +252,8 @@ def reliability_diagram(
     Points on the diagonal mean calibrated; below it, over-confident about the
     positive class. Marker area grows with the number of cases in the bin;
     the ECE is in the legend. Call again with ``ax=`` to overlay another model.
+
+    Used in lesson 05.
     """
     bins = metrics.reliability_bins(y_true, p_pos, positive_label=positive_label, n_bins=n_bins)
     ece = metrics.expected_calibration_error(
@@ -297,6 +307,8 @@ def confusion_matrix_plot(
     predicted class, positive class first, each cell annotated with its count.
 
     ``label_names`` maps label codes to names (e.g. the dataset's label_names).
+
+    Used in lesson 05.
     """
     c = metrics.confusion_counts(y_true, p_pos, positive_label=positive_label, threshold=threshold)
     others = [v for v in np.unique(np.asarray(y_true)).tolist() if v != positive_label]
@@ -349,6 +361,8 @@ def metric_vs_labels(
     the error bars are (a CI, or the spread over seeds). The x axis
     is logarithmic; methods are nudged sideways a little so that their error
     bars do not hide each other.
+
+    Used in lesson 01.
     """
     if not results:
         raise ValueError("results is empty: nothing to plot.")

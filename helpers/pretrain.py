@@ -66,6 +66,8 @@ class Training(Recipe):
     """Pretraining settings of the autoencoder and supervised sources: under 60 s per source on a 2-core CPU.
 
     ``noise`` is the denoising autoencoder's Gaussian noise; ``max_images`` caps the images (``None``: all).
+
+    Used in lessons 01, 04, 05, 06.
     """
 
     WHAT = "the pretraining settings (pretrain.Training)"
@@ -79,7 +81,10 @@ class Training(Recipe):
 
 @dataclass(frozen=True)
 class ContrastiveTraining(Recipe):
-    """Settings of the contrastive source (lesson 04): 40 epochs over the 4,708 unlabelled training X-rays."""
+    """Settings of the contrastive source (lesson 04): 40 epochs over the 4,708 unlabelled training X-rays.
+
+    Used in lessons 01, 04, 05, 06.
+    """
 
     WHAT = "the contrastive pretraining settings (pretrain.ContrastiveTraining)"
     epochs: int = 40
@@ -101,7 +106,10 @@ def _default_training(source: str) -> Training | ContrastiveTraining:
 
 
 class PretrainedWeightsMissing(FileNotFoundError):
-    """The source model's weights are not in the cache and building them was not allowed."""
+    """The source model's weights are not in the cache and building them was not allowed.
+
+    Used in lessons 01, 04, 05, 06.
+    """
 
 
 # ---------------------------------------------------------------------------- keys and paths
@@ -116,6 +124,8 @@ def weights_key(source: str, training: Recipe | Mapping[str, Any] | None = None)
 
     The code is what :func:`pretrain` reaches (:func:`helpers.code_key.code_key`),
     not whole files: editing a plot or an unrelated model builder keeps the key.
+
+    Used in lessons 01, 04, 05, 06.
     """
     from helpers.code_key import code_key
     from helpers.data import dataset_info
@@ -134,7 +144,10 @@ def weights_key(source: str, training: Recipe | Mapping[str, Any] | None = None)
 
 
 def weights_path(source: str = "simclr_chest", training: Recipe | Mapping[str, Any] | None = None) -> Path:
-    """Where ``source``'s weights live in the course cache (whether or not they exist yet)."""
+    """Where ``source``'s weights live in the course cache (whether or not they exist yet).
+
+    Used in lessons 01, 04, 05, 06.
+    """
     return cache_dir() / "pretrained" / f"{source}-{weights_key(source, training)}.weights.npz"
 
 
@@ -145,6 +158,8 @@ def pretraining_images(source: str, max_images: int | None = None, seed: int = 0
     RGB images are converted to grey by averaging the channels. Only ``train``
     splits are read. With ``max_images`` a seeded, dataset-balanced subsample is kept.
     Labels are only meaningful for supervised sources.
+
+    Used in lessons 01, 04, 05, 06.
     """
     from helpers.data import load_dataset
 
@@ -204,6 +219,8 @@ def pretrain(source: str = "simclr_chest", training: Recipe | Mapping[str, Any] 
     """Pretrain ``source`` from scratch (deterministic for its settings) and save its base's weights.
 
     Returns the weights file (``.npz`` written by :func:`helpers.models.save_weights`).
+
+    Used in lessons 01, 04, 05, 06.
     """
     import keras
     from helpers.models import build_cnn, build_cnn_base, save_weights
@@ -245,7 +262,10 @@ def pretrain(source: str = "simclr_chest", training: Recipe | Mapping[str, Any] 
 
 
 def ensure_pretrained(source: str = "simclr_chest", build: bool = True, progress: bool = True) -> Path:
-    """The weights file of ``source``: from the cache, or pretrained now when ``build`` is True."""
+    """The weights file of ``source``: from the cache, or pretrained now when ``build`` is True.
+
+    Used in lessons 01, 04, 05, 06.
+    """
     path = weights_path(source)
     if path.is_file():
         return path
@@ -258,7 +278,10 @@ def ensure_pretrained(source: str = "simclr_chest", build: bool = True, progress
 
 
 def pretraining_info(source: str = "simclr_chest") -> dict[str, Any]:
-    """What the cached source model was trained on, how, and how long it took (builds it if needed)."""
+    """What the cached source model was trained on, how, and how long it took (builds it if needed).
+
+    Used in lesson 04.
+    """
     path = ensure_pretrained(source)
     meta = path.with_name(path.name.replace(".weights.npz", ".json"))
     return json.loads(meta.read_text()) if meta.is_file() else {"source": source}
@@ -272,6 +295,8 @@ def load_pretrained(source: str = "simclr_chest", build: bool = True, progress: 
     ``pooling`` ("gap" or "flatten") overrides how the base turns its last
     feature maps into a vector; it has no weights, so the same file loads.
     A damaged file is reported with the command that rebuilds it.
+
+    Used in lessons 01, 04, 05, 06.
     """
     from helpers.models import WeightsMismatchError, build_cnn_base, load_weights
 

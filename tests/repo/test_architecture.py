@@ -171,6 +171,90 @@ def test_the_usage_check_follows_aliases_and_attribute_access():
     assert _uses(tree) == {"curves.run_cell", "ecg.resample", "data.Split", "metrics.roc_auc"}
 
 
+# ------------------------------------------------- every public helper names the lessons that use it
+LESSONS = sorted(nb.name[:2] for nb in (REPO_ROOT / "solutions").glob("*/*.ipynb"))
+INFRASTRUCTURE = {"__init__", "cache", "code_key"}
+"""Modules a lesson reaches through a decorator or an import, which the code-key index does not follow."""
+_NAMED = re.compile(r"Used in (every lesson(?: with a cached run \(([\d, ]+)\))?|lessons? (\d\d(?:, \d\d)*))")
+
+
+def _named_lessons(doc: str) -> set[str] | None:
+    """The lessons a docstring's 'Used in ...' sentence names (``None``: no such sentence)."""
+    match = _NAMED.search(" ".join(doc.split()))
+    if not match:
+        return None
+    numbers = match.group(2) or match.group(3)
+    return set(re.findall(r"\d\d", numbers)) if numbers else set(LESSONS)
+
+
+def _lessons_using() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """``({'module.name': lessons calling it}, {'module.name': lessons reaching it, through other helpers too})``."""
+    from helpers import code_key
+
+    direct: dict[str, set[str]] = {}
+    reached: dict[str, set[str]] = {}
+    sources = _sources()
+    for lesson in LESSONS:
+        tree = next(t for where, t in sources.items() if where.startswith(lesson) and where.endswith(".ipynb"))
+        for name in _uses(tree):
+            direct.setdefault(name, set()).add(lesson)
+            module, _, func = name.partition(".")
+            try:
+                closure = code_key.reachable(f"helpers.{module}", func)
+            except ValueError:  # not a top-level definition (a module constant)
+                closure = {}
+            for ref in {name, *(k.replace("helpers.", "", 1).replace(":", ".") for k in closure)}:
+                reached.setdefault(ref, set()).add(lesson)
+    return direct, reached
+
+
+def _cached_runs() -> set[str]:
+    """``{'module.name'}`` of the functions decorated with ``@cached``."""
+    out = set()
+    for name, node in _public_helpers().items():
+        for deco in getattr(node, "decorator_list", []):
+            target = deco.func if isinstance(deco, ast.Call) else deco
+            if getattr(target, "id", getattr(target, "attr", None)) == "cached":
+                out.add(name)
+    return out
+
+
+def test_the_lesson_sentence_is_read_as_written():
+    assert _named_lessons("Train it.\n\n    Used in lessons 01,\n    04, 06.") == {"01", "04", "06"}
+    assert _named_lessons("Used in lesson 03.") == {"03"}
+    assert _named_lessons("Used in every lesson.") == set(LESSONS)
+    assert _named_lessons("Used in every lesson with a cached run (01, 03).") == {"01", "03"}
+    assert _named_lessons("No lesson uses it: the course command does.") is None
+
+
+def test_every_public_helper_docstring_names_the_lessons_that_use_it():
+    """d2l's "Defined in" turned round: each helper says which lessons use it, and the code agrees.
+
+    Every lesson that calls it must be named, and no lesson that cannot reach it
+    (through the helpers it calls) may be; a helper no lesson reaches says
+    "No lesson uses it:" and who does.
+    """
+    direct, reached = _lessons_using()
+    with_cache = set().union(*(reached.get(name, set()) for name in _cached_runs()))
+    problems = []
+    for name, node in _public_helpers().items():
+        doc = ast.get_docstring(node) or ""
+        named, calls, reaches = _named_lessons(doc), direct.get(name, set()), reached.get(name, set())
+        if named is None:
+            if reaches:
+                problems.append(f"{name}: add 'Used in lessons {', '.join(sorted(reaches))}.' to its docstring")
+            elif "No lesson uses it:" not in doc:
+                problems.append(f"{name}: no lesson reaches it; say 'No lesson uses it: <who does>.' in its docstring")
+        elif name.split(".")[0] in INFRASTRUCTURE and not reaches:
+            if named not in (with_cache, set(LESSONS)):
+                problems.append(f"{name}: names lessons {sorted(named)}; the lessons with a cached run are "
+                                f"{sorted(with_cache)}")
+        elif not calls <= named <= reaches:
+            problems.append(f"{name}: names lessons {sorted(named)}, but lessons {sorted(calls)} call it "
+                            f"and only {sorted(reaches)} reach it")
+    assert not problems, "\n".join(problems)
+
+
 def test_every_module_docstring_names_its_lessons_or_its_role():
     """The first lines of each module say who uses it: a lesson number for helpers, the instructor/CI role for tools."""
     for path in sorted(HELPERS.glob("*.py")):
