@@ -53,7 +53,7 @@ def _environment() -> str:
 
 @functools.lru_cache(maxsize=None)
 def code_fingerprint() -> str:
-    """Hash of every ``helpers/*.py`` and the library versions: the version of the code lessons run.
+    """Hash of every ``.py`` file of ``helpers/`` (runners included) and the library versions: the version of the code lessons run.
 
     Used by ``python -m tools.course prepare`` to stamp a fully warmed cache
     (:func:`helpers.course_state.prepared_stamp`); cached runs use the narrower
@@ -63,8 +63,9 @@ def code_fingerprint() -> str:
     Used in every lesson (the setup cell's prepared check).
     """
     digest = hashlib.sha256()
-    for path in sorted((REPO_ROOT / PACKAGE).glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
+    package = REPO_ROOT / PACKAGE
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
     digest.update(_environment().encode())
     return digest.hexdigest()[:16]
 

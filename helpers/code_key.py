@@ -23,7 +23,7 @@ Third-party code (Keras, NumPy, scikit-learn) is covered by the library
 versions that :func:`helpers.cache.cache_key` adds to the key.
 
 >>> from helpers import code_key
->>> "helpers.models:train_classifier" in code_key.reachable("helpers.evaluation", "predictions")
+>>> "helpers.models:train_classifier" in code_key.reachable("helpers.experiments.classifiers", "predictions")
 True
 """
 from __future__ import annotations

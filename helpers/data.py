@@ -1,4 +1,5 @@
-"""Datasets of the course (every lesson): the registry, loaders, label budgets and downloads.
+"""Datasets of the course (every lesson): the registry, loaders, label budgets, downloads, and the
+simulated scanner shift of lesson 06.
 
 Data roots are searched in this order: an explicit ``data_dir`` argument, the
 ``COURSE_DATA_DIR`` environment variable, then the repository's ``datasets/``.
@@ -374,7 +375,8 @@ def download(name: str, data_dir: str | os.PathLike | None = None, progressbar: 
 def check_all(data_dir: str | os.PathLike | None = None) -> dict[str, str]:
     """Check every registered file: 'ok', or the error message. Never raises.
 
-    No lesson uses it: the course command's data check (``python -m tools.course check-data``) does.
+    No lesson uses it: ``python -m helpers.data check`` and the course command's
+    ``check-data`` do.
     """
     status = {}
     for name, info in registry().items():
@@ -411,3 +413,13 @@ def _main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(_main())
+
+
+# ------------------------------------------------------------ simulated shift
+def scanner_shift(x: np.ndarray, gamma: float = 0.6, contrast: float = 0.7, noise: float = 0.03,
+                  seed: int = 0) -> np.ndarray:
+    """Simulate images from another scanner: gamma and contrast change plus sensor noise. Used in lesson 06."""
+    rng = np.random.default_rng(seed)
+    y = np.power(np.clip(x, 0, 1), gamma)
+    y = 0.5 + contrast * (y - y.mean(axis=(1, 2, 3), keepdims=True))
+    return np.clip(y + rng.normal(0, noise, y.shape), 0, 1).astype(np.float32)

@@ -62,7 +62,7 @@ def check_inputs(y_true, p_pos, positive_label) -> tuple[np.ndarray, np.ndarray]
     """Validate labels and positive-class probabilities; return them as 1-D numpy arrays.
 
     Every metric here starts with it; lessons 05-06's recalibration
-    (:func:`helpers.evaluation.fit_temperature`, ``fit_platt``) too.
+    (:func:`helpers.calibration.fit_temperature`, ``fit_platt``) too.
 
     Every error says what is wrong and what to do about it, because these
     mistakes (wrong column, logits, swapped arguments) are the usual ones.

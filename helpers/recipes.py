@@ -4,7 +4,7 @@ A recipe is a frozen dataclass that derives from :class:`Recipe`: each setting
 is a typed field with its default, declared next to the run that uses it
 (``curves.ScratchRecipe`` and ``curves.TransferRecipe`` of lessons 01 and 04,
 ``curves.Training``, ``ecg.RnnRecipe`` and ``ecg.PretrainRecipe`` of lesson 03,
-``evaluation.EvalRecipe`` of lessons 05-06, ``pretrain.Training`` and
+``classifiers.EvalRecipe`` of lesson 06, ``pretrain.Training`` and
 ``pretrain.ContrastiveTraining`` of lesson 04's source models). A recipe checks
 its values when it is made, and :meth:`Recipe.replace` refuses a setting the
 recipe does not declare, so a typo fails with a message instead of silently

@@ -1,9 +1,9 @@
 """The layout (docs/architecture.md): which part may import which, and is every public helper used?
 
-Three parts, declared here and in the doc: the learner **library** that lessons
-import and the cached experiment **runners** of particular lessons, both in the
-``helpers`` package, and the instructor/CI **tools**, the ``tools`` package
-outside it. The library never imports a runner or a tool; a runner never
+Three parts, each a folder: the learner **library** that lessons import
+(``helpers/``), the cached experiment **runners** of particular lessons
+(``helpers/experiments/``), and the instructor/CI **tools** (``tools/``, outside
+the package that learners import). The library never imports a runner or a tool; a runner never
 imports a tool; nothing in ``helpers`` imports ``tools``. Imports inside
 functions count as much as top-level ones.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -20,23 +21,33 @@ from helpers import REPO_ROOT
 HELPERS = REPO_ROOT / "helpers"
 TOOLS = REPO_ROOT / "tools"
 PACKAGES = {"helpers": HELPERS, "tools": TOOLS}
-LAYERS: dict[str, set[str]] = {
-    "library": {"__init__", "data", "models", "metrics", "plots", "device", "imagenet", "pretrain",
-                "recipes", "cache", "code_key", "contrastive", "course_state"},
-    "runners": {"ecg", "evaluation", "curves"},
-}
-"""The modules of ``helpers``, by part."""
+RUNNERS = "experiments"
+"""The sub-package of ``helpers`` that holds the runners: a module's folder says its part."""
 TOOL_MODULES = {"__init__", "course", "grading", "judge"}
 """The modules of ``tools`` (instructor and CI commands)."""
 MAY_IMPORT = {"library": {"library"}, "runners": {"library", "runners"}}
 
 
 def _layer(module: str) -> str:
-    return next(layer for layer, names in LAYERS.items() if module in names)
+    """``"runners"`` for ``experiments`` and ``experiments.<name>``, else ``"library"``."""
+    return "runners" if module.split(".")[0] == RUNNERS else "library"
+
+
+def _module_files(package: str) -> dict[str, Path]:
+    """``{module: file}`` below a package, modules dotted below it: ``data``, ``experiments.curves``,
+    ``__init__`` (the package's own), ``experiments`` (the sub-package's ``__init__``)."""
+    root = PACKAGES[package]
+    out = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root).with_suffix("").parts
+        if len(parts) > 1 and parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
 
 
 def _modules(package: str) -> set[str]:
-    return {p.stem for p in PACKAGES[package].glob("*.py")}
+    return set(_module_files(package))
 
 
 def _imported_modules(tree: ast.AST, package: str = "helpers") -> set[tuple[str, str]]:
@@ -46,18 +57,19 @@ def _imported_modules(tree: ast.AST, package: str = "helpers") -> set[tuple[str,
     naming a tools module (``importlib.import_module("tools.judge")``) counts too.
     """
     def split(dotted: str, names: list[str]) -> set[tuple[str, str]]:
-        parts = dotted.split(".")
-        if parts[0] not in PACKAGES:
+        top, _, below = dotted.partition(".")
+        if top not in PACKAGES:
             return set()
-        if len(parts) > 1:
-            return {(parts[0], parts[1])}
-        found = {(parts[0], n) for n in names if (PACKAGES[parts[0]] / f"{n}.py").is_file()}
-        return found or {(parts[0], "__init__")}
+        modules = _modules(top)
+        found = {(top, f"{below}.{n}" if below else n) for n in names
+                 if (f"{below}.{n}" if below else n) in modules}
+        return found or {(top, below or "__init__")}
 
     out: set[tuple[str, str]] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            dotted = (package + ("." + node.module if node.module else "")) if node.level else (node.module or "")
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            dotted = (base + ("." + node.module if node.module else "")) if node.level else (node.module or "")
             out |= split(dotted, [a.name for a in node.names])
         elif isinstance(node, ast.Import):
             for a in node.names:
@@ -68,13 +80,15 @@ def _imported_modules(tree: ast.AST, package: str = "helpers") -> set[tuple[str,
     return out
 
 
-def test_every_module_belongs_to_one_part_and_the_doc_lists_it():
-    declared = [m for names in LAYERS.values() for m in names]
-    assert sorted(declared) == sorted(_modules("helpers")), "put a new helpers module in LAYERS and in docs/architecture.md"
+def test_the_tree_shows_the_parts_and_the_doc_lists_every_module():
+    """The library is ``helpers/*.py``, the runners ``helpers/experiments/*.py``, nothing deeper; tools are fixed."""
+    assert {m for m in _modules("helpers") if m.count(".") > 1 or ("." in m and _layer(m) != "runners")} == set(), \
+        "helpers has two levels: the library (helpers/*.py) and the runners (helpers/experiments/*.py)"
+    assert {"experiments", "experiments.curves"} <= _modules("helpers")
     assert _modules("tools") == TOOL_MODULES, "put a new tools module in TOOL_MODULES and in docs/architecture.md"
     doc = (REPO_ROOT / "docs" / "architecture.md").read_text()
-    missing = [f"{pkg}/{m}.py" for pkg in PACKAGES for m in _modules(pkg) - {"__init__"}
-               if not re.search(rf"(?<!\w){m}\.py\b", doc)]
+    missing = [f"{pkg}/{m.replace('.', '/')}.py" for pkg in PACKAGES for m in _modules(pkg) - {"__init__", "experiments"}
+               if not re.search(rf"(?<!\w){m.split('.')[-1]}\.py\b", doc)]
     assert not missing, f"docs/architecture.md does not show {missing}"
     assert "helpers/" in doc and "tools/" in doc
 
@@ -83,7 +97,9 @@ def test_every_module_belongs_to_one_part_and_the_doc_lists_it():
 def test_imports_point_down_the_layers(module):
     """Does a library module import a runner or a tool, or a runner a tool? (helpers never imports tools.)"""
     own = _layer(module)
-    for package, other in _imported_modules(ast.parse((HELPERS / f"{module}.py").read_text())):
+    path = _module_files("helpers")[module]
+    package = ".".join(("helpers", *path.relative_to(HELPERS).parent.parts))
+    for package, other in _imported_modules(ast.parse(path.read_text()), package):
         assert package == "helpers", f"helpers.{module} ({own}) imports {package}.{other}: helpers never imports tools"
         if other != module:
             assert _layer(other) in MAY_IMPORT[own], \
@@ -92,12 +108,13 @@ def test_imports_point_down_the_layers(module):
 
 def test_the_import_check_sees_imports_inside_functions_and_by_name():
     tree = ast.parse("def f():\n    from helpers import course_state\n    import helpers.plots\n"
-                     "    from helpers.curves import compare\n    from tools import judge\n    import tools\n"
-                     "    import importlib\n    importlib.import_module('tools.grading')\n"
-                     "    from . import data\n    from .ecg import resample\n")
-    assert _imported_modules(tree) == {("helpers", "course_state"), ("helpers", "plots"), ("helpers", "curves"),
-                                       ("tools", "judge"), ("tools", "__init__"), ("tools", "grading"),
-                                       ("helpers", "data"), ("helpers", "ecg")}
+                     "    from helpers.experiments.curves import compare\n    from tools import judge\n"
+                     "    import tools\n    import importlib\n    importlib.import_module('tools.grading')\n"
+                     "    from helpers.experiments import ecg\n    from .. import data\n    from .classifiers import tile_to\n")
+    assert _imported_modules(tree, "helpers.experiments") == {
+        ("helpers", "course_state"), ("helpers", "plots"), ("helpers", "experiments.curves"), ("tools", "judge"),
+        ("tools", "__init__"), ("tools", "grading"), ("helpers", "experiments.ecg"), ("helpers", "data"),
+        ("helpers", "experiments.classifiers")}
 
 
 # ------------------------------------------------------------ every public helper has a user
@@ -108,7 +125,7 @@ def _sources() -> dict[str, ast.AST]:
         cells = [c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
         code = "\n".join("".join(c["source"]) for c in cells)
         out[nb.name] = ast.parse(re.sub(r"(?m)^\s*[%!].*$", "", code))  # IPython magics are not Python
-    for path in [*sorted(p for p in (REPO_ROOT / "tests").rglob("*.py") if "fixtures" not in p.parts), *sorted(HELPERS.glob("*.py")),
+    for path in [*sorted(p for p in (REPO_ROOT / "tests").rglob("*.py") if "fixtures" not in p.parts), *sorted(HELPERS.rglob("*.py")),
                  *sorted(TOOLS.glob("*.py")), REPO_ROOT / "nbgrader_config.py"]:
         out[str(path.relative_to(REPO_ROOT))] = ast.parse(path.read_text())
     return out
@@ -116,18 +133,22 @@ def _sources() -> dict[str, ast.AST]:
 
 def _uses(tree: ast.AST) -> set[str]:
     """``{'module.name'}`` that the file uses, through imports, aliases and attribute access."""
-    alias: dict[str, str] = {}   # local name -> helpers module
+    modules = _modules("helpers")
+    alias: dict[str, str] = {}   # local name -> helpers module ("data", "experiments.curves")
     used: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == "helpers":
-            alias.update({a.asname or a.name: a.name for a in node.names})
-            used |= {f"__init__.{a.name}" for a in node.names if not (HELPERS / f"{a.name}.py").is_file()}
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "helpers":
+            below = node.module.partition(".")[2]
+            for a in node.names:
+                full = f"{below}.{a.name}" if below else a.name
+                if full in modules:
+                    alias[a.asname or a.name] = full
+                else:
+                    used.add(f"{below or '__init__'}.{a.name}")
         elif isinstance(node, ast.Import) and any(a.name == "helpers" for a in node.names):
             alias["helpers"] = "__init__"
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("helpers."):
-            used |= {f"{node.module.split('.')[1]}.{a.name}" for a in node.names}
         elif isinstance(node, ast.Import):
-            alias.update({a.asname: a.name.split(".")[1] for a in node.names
+            alias.update({a.asname: a.name.partition(".")[2] for a in node.names
                           if a.asname and a.name.startswith("helpers.")})
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and len(node.args) >= 2 and isinstance(node.args[0], ast.Name) \
@@ -145,8 +166,7 @@ def _uses(tree: ast.AST) -> set[str]:
 def _public_helpers() -> dict[str, ast.AST]:
     """Public functions and classes of the library and the runners (the tools are commands: not checked)."""
     out = {}
-    for module in sorted(LAYERS["library"] | LAYERS["runners"]):
-        path = HELPERS / ("__init__.py" if module == "__init__" else f"{module}.py")
+    for module, path in sorted(_module_files("helpers").items()):
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
                 out[f"{module}.{node.name}"] = node
@@ -166,9 +186,12 @@ def test_every_public_helper_is_used_by_a_lesson_a_test_or_another_module():
 
 
 def test_the_usage_check_follows_aliases_and_attribute_access():
-    tree = ast.parse("from helpers import curves as C\nimport helpers.ecg as E\nfrom helpers.data import Split\n"
-                     "C.run_cell(); E.resample(); helpers.metrics.roc_auc()")
-    assert _uses(tree) == {"curves.run_cell", "ecg.resample", "data.Split", "metrics.roc_auc"}
+    tree = ast.parse("from helpers.experiments import curves as C\nimport helpers.experiments.ecg as E\n"
+                     "from helpers.data import Split\nfrom helpers import REPO_ROOT, plots\n"
+                     "from helpers.experiments.classifiers import tile_to\n"
+                     "C.run_cell(); E.resample(); helpers.metrics.roc_auc(); plots.montage()")
+    assert _uses(tree) == {"experiments.curves.run_cell", "experiments.ecg.resample", "data.Split",
+                           "metrics.roc_auc", "__init__.REPO_ROOT", "plots.montage", "experiments.classifiers.tile_to"}
 
 
 # ------------------------------------------------- every public helper names the lessons that use it
@@ -198,7 +221,7 @@ def _lessons_using() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
         tree = next(t for where, t in sources.items() if where.startswith(lesson) and where.endswith(".ipynb"))
         for name in _uses(tree):
             direct.setdefault(name, set()).add(lesson)
-            module, _, func = name.partition(".")
+            module, _, func = name.rpartition(".")
             try:
                 closure = code_key.reachable(f"helpers.{module}", func)
             except ValueError:  # not a top-level definition (a module constant)
@@ -257,10 +280,10 @@ def test_every_public_helper_docstring_names_the_lessons_that_use_it():
 
 def test_every_module_docstring_names_its_lessons_or_its_role():
     """The first lines of each module say who uses it: a lesson number for helpers, the instructor/CI role for tools."""
-    for path in sorted(HELPERS.glob("*.py")):
+    for path in sorted(HELPERS.rglob("*.py")):
         doc = ast.get_docstring(ast.parse(path.read_text())) or ""
         assert re.search(r"lessons? \d\d|every (lesson|notebook)", doc[:600], re.I), \
-            f"helpers/{path.name}: its docstring should name the lesson(s) that use it"
+            f"{path.relative_to(REPO_ROOT)}: its docstring should name the lesson(s) that use it"
     for path in sorted(TOOLS.glob("*.py")):
         doc = ast.get_docstring(ast.parse(path.read_text())) or ""
         assert re.search(r"instructor|\bCI\b|course command|grading", doc[:600], re.I), \
@@ -279,3 +302,15 @@ def test_make_test_fast_runs_the_fast_folders_and_conftest_orders_every_slow_fil
                   if p.parent.name not in conftest.FAST)
     assert slow == sorted(conftest._LATE), "add a new end-to-end test file to conftest._LATE"
     assert {p.parent.name for p in tests.glob("*/test_*.py")} == {"unit", "repo", "lessons", "grading"}
+
+
+def test_unit_tests_mirror_the_package():
+    """One unit-test file per module, at the same place: ``helpers/x.py`` -> ``tests/unit/test_x.py``,
+    ``helpers/experiments/x.py`` -> ``tests/unit/experiments/test_x.py`` (and no test file of a module that is gone)."""
+    def mirror(module: str) -> str:
+        *folders, name = module.split(".")
+        return "/".join(["tests", "unit", *folders, f"test_{name}.py"])
+
+    expected = {mirror(m) for m in _modules("helpers") if m not in {"__init__", RUNNERS}}
+    found = {p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "tests" / "unit").rglob("test_*.py")}
+    assert found == expected, (f"missing: {sorted(expected - found)}; without a module: {sorted(found - expected)}")

@@ -155,7 +155,7 @@ def test_test_code_imports_no_unix_only_module_at_top_level():
     unix_only = {"resource", "fcntl", "pwd", "grp", "termios", "tty", "pty", "posix", "crypt"}
     bad = []
     tests = sorted(p for p in (REPO_ROOT / "tests").rglob("*.py") if "fixtures" not in p.parts)
-    for path in sorted((REPO_ROOT / "helpers").glob("*.py")) + sorted((REPO_ROOT / "tools").glob("*.py")) + tests:
+    for path in sorted((REPO_ROOT / "helpers").rglob("*.py")) + sorted((REPO_ROOT / "tools").glob("*.py")) + tests:
         for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level only
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])

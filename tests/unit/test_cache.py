@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import cache, evaluation
+from helpers import cache
+from helpers.experiments import classifiers
 
 CALLS = []
 
@@ -36,25 +37,25 @@ def test_one_entry_per_call_however_the_arguments_are_spelt(tmp_path, monkeypatc
 
 
 def test_key_changes_with_code_and_arguments(monkeypatch):
-    key = cache.cache_key(evaluation.predictions, "breastmnist", 0)
-    assert cache.cache_key(evaluation.predictions, "breastmnist", 1) != key
+    key = cache.cache_key(classifiers.predictions, "breastmnist", 0)
+    assert cache.cache_key(classifiers.predictions, "breastmnist", 1) != key
     monkeypatch.setattr(cache, "run_code_key", lambda func: "other-code")
-    assert cache.cache_key(evaluation.predictions, "breastmnist", 0) != key
+    assert cache.cache_key(classifiers.predictions, "breastmnist", 0) != key
 
 
 def test_run_code_key_follows_the_function_not_its_module():
     """Do two runners of one module get different code keys when they execute different code?"""
-    from helpers import ecg, evaluation
+    from helpers.experiments import ecg
 
-    assert cache.run_code_key(evaluation.predictions) != cache.run_code_key(evaluation.summarise_runs)
+    assert cache.run_code_key(classifiers.predictions) != cache.run_code_key(classifiers.summarise_runs)
     assert cache.run_code_key(ecg.run_ecg200) != cache.run_code_key(ecg.bootstrap_report)
-    assert cache.run_code_key(evaluation.predictions) == cache.run_code_key(evaluation.predictions)
-    assert "keras=" in cache.run_code_key(evaluation.predictions), "library versions are part of the key"
+    assert cache.run_code_key(classifiers.predictions) == cache.run_code_key(classifiers.predictions)
+    assert "keras=" in cache.run_code_key(classifiers.predictions), "library versions are part of the key"
 
 
 def test_is_cached_needs_a_cached_function():
     with pytest.raises(TypeError, match="not a cached function"):
-        cache.is_cached(evaluation.tile_to, None, 1, 0)
+        cache.is_cached(classifiers.tile_to, None, 1, 0)
 
 
 def test_corrupt_entry_is_recomputed(tmp_path, monkeypatch):

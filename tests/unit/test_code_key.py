@@ -13,20 +13,21 @@ import pytest
 
 from helpers import REPO_ROOT, code_key
 
-# Keyed by their code without the @cached decorator: the saved classifier of lessons 05-06
+# Keyed by their code without the @cached decorator: the saved classifier of lesson 06
 # and the source models of lessons 01 and 04.
-ALSO_KEYED = [("helpers.evaluation", "trained_classifier"), ("helpers.pretrain", "pretrain")]
+ALSO_KEYED = [("helpers.experiments.classifiers", "trained_classifier"), ("helpers.pretrain", "pretrain")]
 
 
 def _runs(root: Path) -> list[tuple[str, str]]:
     """Every function decorated with ``@cached`` in the package at ``root``, plus :data:`ALSO_KEYED`."""
     found = []
-    for path in sorted(root.glob("*.py")):
+    for path in sorted(root.rglob("*.py")):
+        module = ".".join(("helpers", *path.relative_to(root).with_suffix("").parts))
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.FunctionDef) and any(
                     getattr(d.func if isinstance(d, ast.Call) else d, "id", None) == "cached"
                     for d in node.decorator_list):
-                found.append((f"helpers.{path.stem}", node.name))
+                found.append((module, node.name))
     return found + ALSO_KEYED
 
 
@@ -35,8 +36,11 @@ def _keys(root: Path) -> dict[str, str]:
 
 
 def _edit(root: Path, module: str, func: str, line: str = "_edited = 1") -> None:
-    """Insert ``line`` as the first statement (after any docstring) of ``func`` in the copy."""
-    path = root / f"{module}.py"
+    """Insert ``line`` as the first statement (after any docstring) of ``func`` in the copy.
+
+    ``module`` is dotted below the package: ``"models"``, ``"experiments.curves"``.
+    """
+    path = root.joinpath(*module.split(".")).with_suffix(".py")
     src = path.read_text().splitlines(keepends=True)
     node = next(n for n in ast.parse("".join(src)).body if getattr(n, "name", None) == func)
     first = node.body[1] if ast.get_docstring(node) and len(node.body) > 1 else node.body[0]
@@ -60,15 +64,17 @@ def copy(tmp_path) -> Path:
 
 def test_every_cached_run_is_found(before):
     names = set(before)
-    assert {"helpers.curves.run_cell", "helpers.evaluation.predictions", "helpers.evaluation.summarise_runs",
-            "helpers.ecg.run_ecg200", "helpers.ecg.pretrain_encoder", "helpers.pretrain.pretrain"} <= names
+    assert {"helpers.experiments.curves.run_cell", "helpers.experiments.classifiers.predictions",
+            "helpers.experiments.classifiers.summarise_runs", "helpers.experiments.ecg.run_ecg200",
+            "helpers.experiments.ecg.pretrain_encoder", "helpers.pretrain.pretrain"} <= names
 
 
 @pytest.mark.parametrize("module, func", [
-    ("curves", "format_table"),            # a text formatter beside lesson 04's label-budget runs
-    ("curves", "write_report"),
-    ("evaluation", "plot_maps"),           # a plot beside lesson 06's 30 imbalance runs
-    ("evaluation", "format_threshold_table"),
+    ("experiments.curves", "format_table"),        # a text formatter beside lesson 04's label-budget runs
+    ("experiments.curves", "write_report"),
+    ("experiments.classifiers", "plot_method_comparison"),  # a plot beside lesson 06's 30 imbalance runs
+    ("calibration", "format_threshold_table"),
+    ("explain", "plot_maps"),
     ("plots", "roc_with_ci"),
 ])
 def test_editing_a_formatter_or_a_plot_keeps_every_key(copy, before, module, func):
@@ -82,31 +88,31 @@ def test_docstrings_comments_and_type_hints_do_not_count(copy, before):
     text = text.replace('def train_classifier(', '# a comment\ndef train_classifier(', 1)
     text = text.replace('"""Compile and fit', '"""Reworded docstring. Compile and fit', 1)
     path.write_text(text)
-    path = copy / "evaluation.py"
+    path = copy / "experiments" / "classifiers.py"
     path.write_text(path.read_text().replace("min_samples: int,", "min_samples: float,", 1))
-    _edit(copy, "evaluation", "trained_classifier", "r: dict")  # a bare annotation of a local does nothing
+    _edit(copy, "experiments.classifiers", "trained_classifier", "r: dict")  # a bare annotation of a local does nothing
     assert _keys(copy) == before
 
 
 def test_editing_training_code_changes_exactly_the_runs_that_execute_it(copy):
-    """train_classifier is the compile-and-fit with early stopping of lessons 05-06's CNNs and of lesson 03's
+    """train_classifier is the compile-and-fit with early stopping of lesson 06's CNNs and of lesson 03's
     ECG5000 source (so of every ECG200 run, which may start from it); the label-budget curves, which train
     a fixed number of steps, and the statistics do not call it."""
     before = _keys(copy)
     _edit(copy, "models", "train_classifier")
     after = _keys(copy)
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {"helpers.evaluation.predictions", "helpers.evaluation.trained_classifier",
-                       "helpers.ecg.pretrain_encoder", "helpers.ecg.run_ecg200"}
+    assert changed == {"helpers.experiments.classifiers.predictions", "helpers.experiments.classifiers.trained_classifier",
+                       "helpers.experiments.ecg.pretrain_encoder", "helpers.experiments.ecg.run_ecg200"}
 
 
 @pytest.mark.parametrize("module, name, must_change", [
-    ("evaluation", "tile_to", "helpers.evaluation.predictions"),               # a helper it calls
-    ("data", "budget_splits", "helpers.evaluation.predictions"),               # two modules away
+    ("experiments.classifiers", "tile_to", "helpers.experiments.classifiers.predictions"),  # a helper it calls
+    ("data", "budget_splits", "helpers.experiments.classifiers.predictions"),  # two modules away
     ("contrastive", "nt_xent", "helpers.pretrain.pretrain"),                   # the source model's loss
-    ("curves", "training_order", "helpers.curves.run_cell"),
-    ("metrics", "roc_auc", "helpers.evaluation.summarise_runs"),
-    ("ecg", "_encoder", "helpers.ecg.run_ecg200"),
+    ("experiments.curves", "training_order", "helpers.experiments.curves.run_cell"),
+    ("metrics", "roc_auc", "helpers.experiments.classifiers.summarise_runs"),
+    ("experiments.ecg", "_encoder", "helpers.experiments.ecg.run_ecg200"),
 ])
 def test_editing_called_code_changes_the_key(copy, before, module, name, must_change):
     _edit(copy, module, name)
@@ -114,9 +120,10 @@ def test_editing_called_code_changes_the_key(copy, before, module, name, must_ch
 
 
 def test_a_constant_the_run_reads_counts(copy, before):
-    path = copy / "evaluation.py"
+    path = copy / "experiments" / "classifiers.py"
     path.write_text(path.read_text().replace("epochs: int = 20", "epochs: int = 21", 1))
-    assert _keys(copy)["helpers.evaluation.predictions"] != before["helpers.evaluation.predictions"]
+    run = "helpers.experiments.classifiers.predictions"
+    assert _keys(copy)[run] != before[run]
 
 
 def test_a_module_used_as_a_value_counts_whole(tmp_path):
@@ -136,14 +143,14 @@ def test_a_module_used_as_a_value_counts_whole(tmp_path):
 
 def test_unknown_function_is_a_clear_error():
     with pytest.raises(ValueError, match="not a top-level definition in the course package"):
-        code_key.reachable("helpers.evaluation", "no_such_run")
+        code_key.reachable("helpers.experiments.classifiers", "no_such_run")
 
 
 def test_a_recipe_counts_for_the_runs_that_use_it_and_no_other(copy, before):
     """The from-scratch recipes of the curves are frozen dataclasses: a changed default re-keys the curves only."""
-    path = copy / "curves.py"
+    path = copy / "experiments" / "curves.py"
     text = path.read_text()
     assert "    lr: float = 2e-3\n" in text
     path.write_text(text.replace("    lr: float = 2e-3\n", "    lr: float = 2.5e-3\n", 1))
     after = _keys(copy)
-    assert {name for name in before if before[name] != after[name]} == {"helpers.curves.run_cell"}
+    assert {name for name in before if before[name] != after[name]} == {"helpers.experiments.curves.run_cell"}

@@ -207,3 +207,11 @@ def test_cli_check_reports_every_file(data_dir, capsys):
     assert data._main(["check"]) == 0
     out = capsys.readouterr().out
     assert "medmnist/breastmnist.npz" in out and "ecg/mitdb/100.dat" in out
+
+
+# ------------------------------------------------------------- dataset shift
+def test_scanner_shift_keeps_shape_and_range():
+    x = np.random.default_rng(4).random((5, 28, 28, 1)).astype(np.float32)
+    s = data.scanner_shift(x, seed=0)
+    assert s.shape == x.shape and s.dtype == np.float32 and s.min() >= 0 and s.max() <= 1
+    assert not np.allclose(s, x)

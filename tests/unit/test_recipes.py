@@ -8,7 +8,8 @@ from typing import Literal
 import numpy as np
 import pytest
 
-from helpers import curves, ecg, evaluation, pretrain
+from helpers import pretrain
+from helpers.experiments import classifiers, curves, ecg
 from helpers.recipes import Recipe, UnknownSettingError
 
 
@@ -67,8 +68,8 @@ def test_with_overrides_takes_none_a_mapping_or_a_recipe_of_its_own_kind():
 def test_every_cached_run_checks_its_recipe_before_training(tmp_path, monkeypatch):
     """A typo must fail at once: before, it trained the base recipe under a new cache key."""
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
-    with pytest.raises(UnknownSettingError, match="lessons 05-06"):
-        evaluation.predictions("breastmnist", 0, recipe={"lr_rate": 1e-3})
+    with pytest.raises(UnknownSettingError, match="classifiers of lesson 06"):
+        classifiers.predictions("breastmnist", 0, recipe={"lr_rate": 1e-3})
     with pytest.raises(UnknownSettingError, match="ECG200 recipe"):
         ecg.run_ecg200({"unit": 4})
     with pytest.raises(UnknownSettingError, match="did you mean 'patience'"):
@@ -82,7 +83,7 @@ def test_every_cached_run_checks_its_recipe_before_training(tmp_path, monkeypatc
 
 def test_the_declared_recipes_of_every_lesson_are_valid_and_typed():
     named = [*curves.SCRATCH_RECIPES.values(), *curves.TRANSFER_RECIPES.values(), curves.TRAINING,
-             ecg.RNN_RECIPE, ecg.PRETRAIN_RECIPE, evaluation.EVAL_RECIPE, pretrain.TRAINING,
+             ecg.RNN_RECIPE, ecg.PRETRAIN_RECIPE, classifiers.EVAL_RECIPE, pretrain.TRAINING,
              pretrain.CONTRASTIVE_TRAINING]
     for r in named:
         assert isinstance(r, Recipe) and dataclasses.is_dataclass(r)

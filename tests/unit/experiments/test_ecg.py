@@ -1,11 +1,11 @@
-"""Tests of helpers.ecg: resampling, normalisation, ECG200 splits, augmentation,
+"""Tests of helpers.experiments.ecg: resampling, normalisation, ECG200 splits, augmentation,
 beat windows, the recurrent model and the cached training runs (tiny settings)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers import ecg
+from helpers.experiments import ecg
 from helpers.data import EcgRecord
 
 TINY = {"units": 4, "filters": 4, "epochs": 1, "augment": 1, "batch_size": 64}

@@ -1,10 +1,10 @@
-"""Tests of helpers.curves: label-budget draws, fixed-length training, seeds trained in one compiled model."""
+"""Tests of helpers.experiments.curves: label-budget draws, fixed-length training, seeds trained in one compiled model."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers import curves as C
+from helpers.experiments import curves as C
 from helpers.data import load_dataset
 
 

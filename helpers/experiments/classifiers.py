@@ -1,0 +1,279 @@
+"""The trained classifiers and the class-imbalance study of lesson 06 (cached runs).
+
+- :func:`trained_classifier` is the one place a lesson gets "the" classifier of a
+  dataset: its weights are cached as a ``.npz`` file named by the code, the
+  dataset and the recipe, so the model is the same whether or not another lesson
+  ran before (the seed is set inside; the cache only saves time).
+- ``method=`` of :func:`trained_classifier` / :func:`predictions` picks plain
+  training, class weights or resampling (the class-imbalance study of lesson 06);
+  predictions are cached (plain data). :func:`oversample` is the few lines of
+  resampling the lesson points to.
+"""
+from __future__ import annotations
+
+import helpers  # noqa: F401  (quiet TensorFlow before it loads)
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+
+from helpers import metrics
+from helpers.cache import cache_dir, cache_key, cached
+from helpers.recipes import Recipe
+from helpers.data import Split, budget_splits, load_dataset
+
+# The recipe of lesson 06: the plain small CNN (no batch norm, no augmentation),
+# tiled epochs of at least 512 images, so that 30 runs (2 datasets x 3 imbalance
+# methods x 5 seeds) stay within a few minutes on a laptop CPU. The epoch cap is a
+# compute budget: most runs still improve slowly when they reach it (early stopping
+# rarely fires), and every method gets the same budget.
+@dataclass(frozen=True)
+class EvalRecipe(Recipe):
+    """How the classifiers of lesson 06 are built (:func:`helpers.models.build_cnn`) and trained.
+
+    Used in lesson 06.
+    """
+
+    WHAT = "the recipe of the classifiers of lesson 06 (classifiers.EvalRecipe)"
+    filters: tuple[int, ...] = (16, 32, 64)
+    batch_norm: bool = False
+    dropout: float = 0.3
+    weight_decay: float = 0.0
+    augment: bool = False
+    pooling: Literal["gap", "flatten"] = "gap"
+    lr: float = 3e-3
+    batch_size: int = 64
+    epochs: int = 20
+    patience: int = 5
+    min_samples_per_epoch: int = 512
+
+
+EVAL_RECIPE = EvalRecipe()
+
+IMBALANCE_METHODS = ("plain", "class weights", "resampling")
+
+# Labels used for each dataset: all of BreastMNIST (546 training images), 10 % of
+# PneumoniaMNIST (471), so every classifier trains on a few hundred images.
+DEFAULT_FRACTION = {"breastmnist": 1.0, "pneumoniamnist": 0.1}
+
+
+# ------------------------------------------------------------ trained classifier
+def tile_to(split: Split, min_samples: int, seed: int) -> Split:
+    """Repeat a small training set (shuffled) until it has at least ``min_samples`` rows.
+
+    With 47 labelled images and batch 64, an epoch is a single gradient step and
+    early stopping halts a model that has barely moved; tiling keeps the number
+    of steps per epoch sensible without changing what the model sees.
+
+    Used in lesson 06.
+    """
+    reps = max(1, math.ceil(min_samples / len(split.y)))
+    if reps == 1:
+        return split
+    idx = np.random.default_rng(seed).permutation(np.tile(np.arange(len(split.y)), reps))
+    return Split(split.x[idx], split.y[idx])
+
+
+def _recipe(recipe: EvalRecipe | Mapping[str, Any] | None) -> EvalRecipe:
+    return EVAL_RECIPE.with_overrides(recipe)
+
+
+def _fraction(dataset: str, fraction: float | None) -> float:
+    return DEFAULT_FRACTION.get(dataset, 1.0) if fraction is None else float(fraction)
+
+
+def _build(input_shape: Sequence[int], n_classes: int, r: EvalRecipe):
+    from helpers.models import build_cnn
+
+    return build_cnn(tuple(input_shape), n_classes, filters=r.filters, batch_norm=r.batch_norm,
+                     dropout=r.dropout, weight_decay=r.weight_decay, augment=r.augment, pooling=r.pooling)
+
+
+def classifier_weights_path(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
+                            recipe: EvalRecipe | Mapping[str, Any] | None = None):
+    """Where :func:`trained_classifier` keeps the weights of these arguments (a ``.npz`` file).
+
+    Keyed like a cached run: by the code :func:`trained_classifier` executes and its full arguments.
+
+    Used in lesson 06.
+    """
+    key = cache_key(trained_classifier, dataset, seed, method, _fraction(dataset, fraction), _recipe(recipe))
+    return cache_dir() / f"{__name__}.trained_classifier" / f"{key}.npz"
+
+
+def trained_classifier(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
+                       recipe: EvalRecipe | Mapping[str, Any] | None = None):
+    """The course CNN for ``dataset``, trained on ``fraction`` of its labels (validation scaled alike).
+
+    ``method`` is one of :data:`IMBALANCE_METHODS`: ``"plain"`` training,
+    ``"class weights"`` (loss weighted by :func:`balanced_class_weights`) or
+    ``"resampling"`` (training set balanced by :func:`oversample`); validation
+    keeps the natural class balance. The first call trains (seeded, early
+    stopping on validation loss) and saves the weights in the course cache;
+    later calls, in any lesson or process, rebuild the model and load them.
+    Returns a Keras model.
+
+    Used in lesson 06.
+    """
+    import keras
+    from helpers.models import WeightsMismatchError, load_weights, save_weights, train_classifier
+
+    if method not in IMBALANCE_METHODS:
+        raise ValueError(f"method must be one of {IMBALANCE_METHODS}, got {method!r}.")
+    r, fraction = _recipe(recipe), _fraction(dataset, fraction)
+    ds = load_dataset(dataset)
+    path = classifier_weights_path(dataset, seed, method, fraction, recipe)
+    keras.utils.set_random_seed(seed)
+    model = _build(ds.train.x.shape[1:], len(ds.label_names), r)
+    if path.is_file():
+        try:
+            load_weights(model, path)
+            return model
+        except WeightsMismatchError:  # a stale or damaged file: train again
+            path.unlink(missing_ok=True)
+    train, val = budget_splits(ds, fraction, seed)
+    weights = balanced_class_weights(train.y) if method == "class weights" else None
+    if method == "resampling":
+        train = oversample(train, seed)
+    fit_on = tile_to(train, r.min_samples_per_epoch, seed)
+    train_classifier(model, fit_on.x, fit_on.y, val.x, val.y, epochs=r.epochs, lr=r.lr,
+                     batch_size=r.batch_size, patience=r.patience, class_weight=weights)
+    save_weights(model, path)
+    return model
+
+
+@cached
+def predictions(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
+                recipe: EvalRecipe | Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Validation and test predictions of :func:`trained_classifier` (plain data, cached).
+
+    Keys: ``y_val``, ``y_test`` (labels), ``proba_val``, ``proba_test`` (every
+    class), ``p_val``, ``p_test`` (the positive class's column), ``n_train``,
+    ``seconds`` (prediction plus any training done by this call). The
+    validation cases are the budgeted subset the model early-stopped on.
+
+    Used in lesson 06.
+    """
+    from helpers.models import predict_proba
+
+    start = time.perf_counter()
+    fraction = _fraction(dataset, fraction)
+    ds = load_dataset(dataset)
+    model = trained_classifier(dataset, seed, method, fraction, recipe)
+    train, val = budget_splits(ds, fraction, seed)
+    proba_val, proba_test = predict_proba(model, val.x), predict_proba(model, ds.test.x)
+    pos = ds.positive_label
+    return {"dataset": dataset, "seed": seed, "method": method, "fraction": fraction,
+            "n_train": int(len(train.y)), "y_val": val.y, "proba_val": proba_val, "p_val": proba_val[:, pos],
+            "y_test": ds.test.y, "proba_test": proba_test, "p_test": proba_test[:, pos],
+            "seconds": time.perf_counter() - start}
+
+
+# ---------------------------------------------------------------- imbalance
+def balanced_class_weights(y) -> dict[int, float]:
+    """``n / (k * n_c)`` for each of the ``k`` classes (scikit-learn's "balanced"). Used in lesson 06."""
+    y = np.asarray(y).reshape(-1)
+    labels, counts = np.unique(y, return_counts=True)
+    return {int(c): float(len(y) / (len(labels) * n)) for c, n in zip(labels, counts)}
+
+
+def oversample(split: Split, seed: int) -> Split:
+    """Random oversampling: repeat cases of the smaller classes (with replacement) up to the largest.
+
+    Used in lesson 06.
+    """
+    rng = np.random.default_rng(seed)
+    labels, counts = np.unique(split.y, return_counts=True)
+    idx = []
+    for c, n in zip(labels, counts):
+        members = np.flatnonzero(split.y == c)
+        extra = rng.choice(members, size=counts.max() - n, replace=True)
+        idx.append(np.concatenate([members, extra]))
+    idx = rng.permutation(np.concatenate(idx))
+    return Split(split.x[idx], split.y[idx])
+
+
+def imbalance_study(datasets: Sequence[str], seeds: Sequence[int],
+                    methods: Sequence[str] = IMBALANCE_METHODS, progress: bool = True) -> list[dict[str, Any]]:
+    """:func:`predictions` for every (dataset, method, seed), cached, with a progress bar (lesson 06).
+
+    Used in lesson 06.
+    """
+    from tqdm.auto import tqdm
+
+    jobs = [(d, s, m) for d in datasets for m in methods for s in seeds]
+    return [predictions(*job) for job in tqdm(jobs, desc="imbalance runs (cached after the first time)",
+                                              disable=not progress)]
+
+
+@cached
+def summarise_runs(runs: list[dict[str, Any]], positive_label: int, baseline: str = "plain",
+                   n_boot: int = 500, threshold: float = 0.5) -> list[dict[str, Any]]:
+    """Per method: seed-averaged test probabilities scored with bootstrap CIs, and the
+    paired-bootstrap difference from ``baseline`` for each metric.
+
+    Each row: ``method``, ``seeds``, and for ``sensitivity``, ``specificity``,
+    ``auc``: ``(estimate, low, high)``, the seed spread ``<metric>_seeds`` (min, max)
+    and ``<metric>_diff`` (the :func:`helpers.metrics.paired_bootstrap` dict).
+    Cached: thousands of bootstrap resamples take a while on a laptop.
+
+    Used in lesson 06.
+    """
+    methods = list(dict.fromkeys(r["method"] for r in runs))
+    y = runs[0]["y_test"]
+    avg = {m: np.mean([r["p_test"] for r in runs if r["method"] == m], axis=0) for m in methods}
+    scorers = {"sensitivity": (metrics.sensitivity, {"threshold": threshold}),
+               "specificity": (metrics.specificity, {"threshold": threshold}),
+               "auc": (metrics.roc_auc, {})}
+    rows = []
+    for m in methods:
+        row: dict[str, Any] = {"method": m, "seeds": sum(r["method"] == m for r in runs)}
+        for name, (fn, kw) in scorers.items():
+            row[name] = metrics.bootstrap_ci(fn, y, avg[m], positive_label=positive_label,
+                                             n_boot=n_boot, seed=0, **kw)
+            per_seed = [fn(y, r["p_test"], positive_label=positive_label, **kw)
+                        for r in runs if r["method"] == m]
+            row[f"{name}_seeds"] = (float(np.min(per_seed)), float(np.max(per_seed)))
+            if m != baseline and baseline in avg:
+                row[f"{name}_diff"] = metrics.paired_bootstrap(fn, y, avg[m], avg[baseline],
+                                                               positive_label=positive_label,
+                                                               n_boot=n_boot, seed=0, **kw)
+        rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------- figures
+def plot_method_comparison(summaries: dict[str, list[dict[str, Any]]],
+                           names: Sequence[str] = ("sensitivity", "specificity", "auc")):
+    """One row per dataset, one panel per metric: each method's seed-averaged value
+    with its bootstrap 95 % CI (bar), and the range over seeds (grey).
+
+    ``summaries``: ``{dataset: summarise_runs(...)}``. Returns a Figure.
+
+    Used in lesson 06.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(summaries), len(names), figsize=(3.6 * len(names), 2.6 * len(summaries)),
+                             squeeze=False)
+    for row, (dataset, rows) in zip(axes, summaries.items()):
+        for ax, name in zip(row, names):
+            for k, r in enumerate(rows):
+                est, lo, hi = r[name]
+                smin, smax = r[f"{name}_seeds"]
+                ax.plot([smin, smax], [k, k], color="0.75", linewidth=6, solid_capstyle="butt",
+                        label="range over seeds" if k == 0 else None)
+                ax.errorbar(est, k, xerr=[[est - lo], [hi - est]], fmt="o", color=f"C{k}", capsize=4,
+                            label="seed-averaged, 95 % CI" if k == 0 else None)
+            ax.set_yticks(range(len(rows)), [r["method"] for r in rows])
+            ax.set_xlim(-0.02, 1.02)
+            ax.invert_yaxis()
+            ax.grid(axis="x", alpha=0.3)
+            ax.set_title(f"{dataset}: {'AUC' if name == 'auc' else name}", fontsize=10)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
