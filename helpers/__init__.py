@@ -1,11 +1,12 @@
 """Helpers for the Transfer Learning in Medicine course (every lesson imports from here).
 
-Two parts (``docs/architecture.md``): the learner library that lessons import
-(data, models, metrics, plots, device, pretrain, recipes, cache, course_state)
-and the cached experiment runners of particular lessons (curves, ecg,
-evaluation). The instructor and CI commands live outside this package, in
-``tools/`` (course, grading, judge). The library never imports a runner, and
-nothing here imports ``tools`` (a test checks).
+Two parts, two folders (``docs/architecture.md``): the learner library that
+lessons import (``helpers/*.py``: data, models, metrics, plots, calibration,
+explain, pretrain, ...) and the cached experiment runners of particular lessons
+(``helpers/experiments/``: curves, ecg, classifiers). The instructor and CI
+commands live outside this package, in ``tools/`` (course, grading, judge). The
+library never imports a runner, and nothing here imports ``tools`` (a test
+checks).
 """
 import os as _os
 
