@@ -486,6 +486,8 @@ def load_ipython_extension(ip: Any) -> None:  # pragma: no cover - runs inside t
     ip.events.register("pre_run_cell", restore)
 
     def usage() -> None:
+        import resource  # Unix only, like the sandbox that loads this extension
+
         status = Path("/proc/self/status").read_text()
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         used = {k: fields[k].strip() for k in ("VmPeak", "VmHWM") if k in fields}

@@ -383,6 +383,15 @@ def test_runaway_cells_fail_with_the_right_error(fixture_batch):
 
 
 @needs_bwrap
+def test_each_kernel_reports_its_memory_and_cpu(fixture_batch):
+    """The grading extension writes the kernel's peak memory and CPU time at exit (the grading bench reads them)."""
+    _, results, _, _ = fixture_batch
+    usage = results["alice"].usage
+    assert int(usage["VmHWM"].split()[0]) > 10_000 and usage["VmHWM"].endswith("kB"), usage
+    assert usage["cpu_s"] > 0, usage
+
+
+@needs_bwrap
 def test_sandbox_hides_solutions_gradebook_and_other_students(fixture_batch):
     root, results, _, (cache_before, cache_after) = fixture_batch
     text = outputs(root, FIXTURE, "attacker")
