@@ -4,14 +4,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from helpers import REPO_ROOT
 from tools import course, grading
 
 LESSONS = course.lessons()

@@ -288,7 +288,7 @@ IMAGE_B64 = """(async () => { const img = document.querySelector('.jp-NotebookPa
 def select_cell(page: Page, index: int, total: int) -> None:
     """Click cell ``index``'s prompt until JupyterLab's status bar says it is the active cell."""
     for _ in range(10):
-        box = page.wait(f"""(() => {{ const c = document.querySelectorAll(
+        page.wait(f"""(() => {{ const c = document.querySelectorAll(
             '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')[{index}];
             if (!c) return null; c.scrollIntoView({{block: 'center'}}); return true; }})()""", 30, "cell")
         time.sleep(1)  # let the layout settle after scrolling
