@@ -21,7 +21,7 @@ if not os.environ.get("COURSE_DATA_DIR") and (SHARED_DATA / "SOURCES.md").is_fil
 # tests/grading run last, in this order, so that they share one warm cache.
 TESTS = Path(__file__).resolve().parent
 FAST = ["unit", "repo"]
-_LATE = ["lessons/test_lessons.py", "grading/test_nbgrader_pipeline.py", "grading/test_grading.py",
+_LATE = ["lessons/test_lessons.py", "lessons/test_claims.py", "grading/test_nbgrader_pipeline.py", "grading/test_grading.py",
          "lessons/test_browser.py", "grading/test_jupyterhub.py", "lessons/test_course_command.py"]
 
 
