@@ -10,6 +10,11 @@ on real MedMNIST images. The sources (:data:`SOURCES`):
   self-supervision on the same domain; transferred to BreastMNIST it is
   cross-modality transfer (chest X-ray to breast ultrasound).
 
+- ``simclr_medmnist``: the same contrastive pretraining on the pooled unlabelled
+  training images of all three MedMNIST sets (chest X-ray, retina in grey, breast
+  ultrasound; labels unused). For BreastMNIST it pools other datasets' images with
+  its own.
+
 - ``dae_cross``: a denoising autoencoder on the *unlabelled* training images of
   PneumoniaMNIST and RetinaMNIST (grey). No BreastMNIST image: cross-dataset transfer.
 - ``dae_target``: the same autoencoder, plus BreastMNIST's own unlabelled training
@@ -46,6 +51,11 @@ SOURCES: dict[str, dict[str, Any]] = {
     "simclr_chest": {
         "kind": "contrastive", "datasets": ("pneumoniamnist",),
         "description": "contrastive (SimCLR-style) pretraining on the unlabelled PneumoniaMNIST training X-rays",
+    },
+    "simclr_medmnist": {
+        "kind": "contrastive", "datasets": ("pneumoniamnist", "retinamnist", "breastmnist"),
+        "description": "contrastive (SimCLR-style) pretraining on the pooled unlabelled training images of "
+                       "PneumoniaMNIST, RetinaMNIST (grey) and BreastMNIST",
     },
     "dae_cross": {
         "kind": "dae", "datasets": ("pneumoniamnist", "retinamnist"),
@@ -238,27 +248,39 @@ def pretrain(source: str = "simclr_chest", training: Recipe | Mapping[str, Any] 
         base = build_cnn_base(**ARCH)
         model = SimCLR(base, projection_dim=t.projection_dim, temperature=t.temperature, seed=t.seed)
         model.compile(optimizer=keras.optimizers.Adam(t.lr))
-        model.fit(x, epochs=t.epochs, batch_size=t.batch_size, shuffle=True, verbose=0, callbacks=[bar])
+        history = model.fit(x, epochs=t.epochs, batch_size=t.batch_size, shuffle=True, verbose=0, callbacks=[bar])
         clean_batch_norm_statistics(base, x)
     elif spec["kind"] == "dae":
         base = build_cnn_base(**ARCH)
         model = _build_autoencoder(base)
         model.compile(optimizer=keras.optimizers.Adam(t.lr), loss="mse")
         noisy = np.clip(x + np.random.default_rng(t.seed).normal(0, t.noise, x.shape), 0, 1)
-        model.fit(noisy.astype(np.float32), x, epochs=t.epochs, batch_size=t.batch_size,
-                  shuffle=True, verbose=0, callbacks=[bar])
+        history = model.fit(noisy.astype(np.float32), x, epochs=t.epochs, batch_size=t.batch_size,
+                            shuffle=True, verbose=0, callbacks=[bar])
     else:
         model = build_cnn(ARCH["input_shape"], int(y.max()) + 1, ARCH["filters"], batch_norm=ARCH["batch_norm"])
         model.compile(optimizer=keras.optimizers.Adam(t.lr), loss="sparse_categorical_crossentropy")
-        model.fit(x, y, epochs=t.epochs, batch_size=t.batch_size, shuffle=True, verbose=0,
-                  callbacks=[bar])
+        history = model.fit(x, y, epochs=t.epochs, batch_size=t.batch_size, shuffle=True, verbose=0,
+                            callbacks=[bar])
         base = model.get_layer("base")
     save_weights(base, path)
     meta = {"source": source, **{k: spec[k] for k in ("kind", "description")},
             "datasets": list(spec["datasets"]), "n_images": int(len(x)), "training": t.as_dict(),
-            "seconds": round(time.perf_counter() - start, 1)}
+            "seconds": round(time.perf_counter() - start, 1),
+            "loss_history": [float(v) for v in history.history["loss"]],
+            "chance_loss": _chance_loss(spec["kind"], t, int(y.max()) + 1 if y is not None and len(y) else 2)}
     path.with_name(path.name.replace(".weights.npz", ".json")).write_text(json.dumps(meta, indent=1))
     return path
+
+
+def _chance_loss(kind: str, t: Recipe, n_classes: int) -> float | None:
+    """The loss of a model that has learnt nothing: NT-Xent with uniform similarities is log(2B - 1)
+    (each view's partner is one of the other 2B - 1 views of the batch); cross-entropy is log(classes)."""
+    if kind == "contrastive":
+        return float(np.log(2 * t.batch_size - 1))
+    if kind == "supervised":
+        return float(np.log(n_classes))
+    return None
 
 
 def ensure_pretrained(source: str = "simclr_chest", build: bool = True, progress: bool = True) -> Path:

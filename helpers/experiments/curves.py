@@ -1,24 +1,35 @@
-"""Label-budget curves: transfer vs the best from-scratch recipe, paired by seed (lessons 01, 04, 05, 06).
+"""Label-budget curves: pretraining vs the best from-scratch recipe, paired by seed (lessons 01, 04, 05, 06).
 
-The course's main experiment, under the statistics protocol of ``DESIGN.md``:
+The course's main experiment, under the statistics protocol of ``docs/protocol.md``:
 
 - A budget of ``n`` labels is one seeded, stratified draw of ``n`` labelled
   training images and a validation set scaled the same way
   (:func:`budget_splits`). Every method gets the **same draw at the same seed**.
-- Budgets are :data:`BUDGETS` (``None`` = every training label); budgets up to
-  :data:`TINY_BUDGET` run :data:`TINY_SEEDS`, larger ones :data:`SEEDS`.
-- "Scratch" is the best of :data:`SCRATCH_RECIPES`, "transfer" the best of
-  :data:`TRANSFER_RECIPES` (from the contrastive source ``simclr_chest``). Each
-  family's recipe is chosen **once**, on mean validation AUC at
-  :data:`SELECTION_BUDGET` labels, and used at every budget: at 10 labels the
-  scaled validation set holds two images, too few to choose anything on.
-- Every run trains for a fixed number of steps (:func:`steps_for`), with no
-  early stopping (again: no validation set worth the name at small budgets).
+- Budgets are :data:`BUDGETS` (``None`` = every training label), each with the
+  same :data:`SEEDS` (10).
+- "Scratch" is the best of :data:`SCRATCH_RECIPES`, "pretrained" the best of
+  :data:`TRANSFER_RECIPES` on a source model (``simclr_chest`` unless another
+  ``source`` is named). Each family's recipe is chosen **once**, on validation
+  AUC at :data:`SELECTION_BUDGET` labels, by the rule of :func:`choose`
+  (the simplest recipe within one standard error of the best), and used at every budget.
+- Every run trains until it stops improving (:func:`steps_for`): the number of
+  steps grows with the budget, validation AUC is recorded at
+  :data:`Training.checkpoints` points, and where the validation set holds at
+  least :data:`Training.min_val_to_stop` images each seed keeps its best
+  checkpoint and training ends once no seed has improved for
+  :data:`Training.patience` checkpoints (early stopping). Smaller validation
+  sets are too small to stop on: those runs keep their last checkpoint.
+- What a comparison measures is named by :func:`kind`: pretraining on the
+  target's own unlabelled images is same-domain self-supervision, not transfer
+  across datasets.
 
-The seeds of one (dataset, budget, recipe) cell train one after another in the
-same compiled Keras model: its weights and optimizer are reset to the seed's
-own initial values before each seed, so Keras traces the training step once per
-cell instead of once per run. A cell is cached as a whole (:func:`run_cell`).
+The seeds of one (dataset, budget, recipe) cell train together as **one Keras
+model** with one branch per seed (:func:`stacked_model`): each branch is the
+model that seed would build alone (its own initial weights, draw and random
+augmentation), the losses add up and Adam updates every weight from its own
+gradient, so the branches do not interact; one step trains every seed, which
+on a CPU is about twice as fast as ten separate models. A cell is cached as a
+whole (:func:`run_cell`).
 """
 from __future__ import annotations
 
@@ -37,28 +48,34 @@ from helpers.recipes import Recipe
 
 BUDGETS: tuple[int | None, ...] = (10, 20, 50, 200, None)
 """Label budgets of the curves: 10, 20, 50 and 200 labelled training images, then all of them (``None``)."""
-TINY_BUDGET = 50
-"""Budgets up to this many labels are cheap and noisy: they run 10 seeds."""
-TINY_SEEDS: tuple[int, ...] = tuple(range(10))
-SEEDS: tuple[int, ...] = tuple(range(5))
+SEEDS: tuple[int, ...] = tuple(range(10))
+"""Every budget runs these 10 seeds (one label draw and one initialisation each)."""
 SELECTION_BUDGET = 200
 """The budget at which each family's recipe is chosen on validation AUC (then fixed for every budget)."""
 
+
 @dataclass(frozen=True)
 class Training(Recipe):
-    """Fixed-length training: ``epochs`` passes over the labelled images, at least ``min_steps`` and at most
-    ``max_steps`` gradient steps of ``batch_size`` images. With every label, validation AUC is also recorded at
-    ``checkpoints`` evenly spaced points (the compute comparison of lesson 04).
+    """How long the runs of the curves train: until they stop improving, with a cap.
+
+    A run of ``n`` labelled images takes ``epochs`` passes over them, at least
+    ``min_steps`` and at most ``max_steps`` gradient steps of ``batch_size``
+    images (:func:`steps_for`). Validation AUC is measured at ``checkpoints``
+    evenly spaced points. Where the validation draw holds at least
+    ``min_val_to_stop`` images, each seed keeps its best checkpoint and the
+    cell stops once no seed has improved for ``patience`` checkpoints.
 
     Used in lessons 01, 04, 05, 06.
     """
 
     WHAT = "the training length of the label-budget curves (curves.Training)"
     batch_size: int = 32
-    epochs: int = 20
-    min_steps: int = 150
-    max_steps: int = 800
-    checkpoints: int = 8
+    epochs: int = 30
+    min_steps: int = 200
+    max_steps: int = 1500
+    checkpoints: int = 10
+    min_val_to_stop: int = 50
+    patience: int = 3
 
 
 TRAINING = Training()
@@ -67,21 +84,22 @@ TRAINING = Training()
 
 @dataclass(frozen=True)
 class ScratchRecipe(Recipe):
-    """A from-scratch small CNN (lesson 01's, :func:`helpers.models.build_cnn`). Used in lessons 01, 04, 05, 06."""
+    """A from-scratch small CNN (:func:`helpers.models.build_cnn`). Used in lessons 01, 04, 05, 06."""
 
     WHAT = "a from-scratch recipe of the curves (curves.ScratchRecipe)"
     batch_norm: bool = False
     augment: bool = False
     weight_decay: float = 0.0
     dropout: float = 0.3
-    lr: float = 2e-3
-    pooling: Literal["gap", "flatten"] = "flatten"
+    lr: float = 3e-3
+    pooling: Literal["gap", "flatten"] = "gap"
 
 
 @dataclass(frozen=True)
 class TransferRecipe(Recipe):
     """A new head on a pretrained base (lesson 04): ``trainable`` "head" freezes the base, "all" fine-tunes
-    every layer (batch normalisation keeps its pretrained statistics).
+    every layer. Batch normalisation stays frozen; ``bn_statistics`` "target" first re-estimates its
+    statistics on the run's labelled training images (the source's are those of other images).
 
     Used in lessons 01, 04, 05, 06.
     """
@@ -93,20 +111,26 @@ class TransferRecipe(Recipe):
     lr: float = 3e-3
     pooling: Literal["gap", "flatten"] = "flatten"
     augment: bool = False
+    bn_statistics: Literal["source", "target"] = "source"
 
 
 SCRATCH_RECIPES: dict[str, ScratchRecipe] = {
-    "plain": ScratchRecipe(), "batch norm": ScratchRecipe(batch_norm=True), "augmentation": ScratchRecipe(augment=True),
+    "plain": ScratchRecipe(),
+    "flatten head": ScratchRecipe(pooling="flatten", lr=2e-3),
+    "batch norm": ScratchRecipe(batch_norm=True),
     "weight decay": ScratchRecipe(weight_decay=1e-3),
+    "augmentation": ScratchRecipe(augment=True),
 }
-"""The fixed list of from-scratch recipes: lesson 01's small CNN and three regularised variants."""
+"""The fixed list of from-scratch recipes, simplest first: the small CNN with global average pooling (lesson
+06's model), the same with lesson 01's flatten head, then three regularised variants."""
 
 TRANSFER_RECIPES: dict[str, TransferRecipe] = {
     "linear probe": TransferRecipe(),
     "fine-tune all layers": TransferRecipe(trainable="all", lr=5e-4),
+    "fine-tune, target BN": TransferRecipe(trainable="all", lr=5e-4, bn_statistics="target"),
 }
-"""Transfer recipes: train only a new head on the frozen pretrained base, or every layer at a lower
-learning rate (batch normalisation keeps its pretrained statistics)."""
+"""Transfer recipes, simplest first: train only a new head on the frozen pretrained base, or every layer at a
+lower learning rate (batch normalisation frozen at the source's statistics, or re-estimated on the target)."""
 
 FAMILIES = ("scratch", "transfer")
 
@@ -122,12 +146,15 @@ class Run(TypedDict):
     n_train: int
     n_val: int
     steps: int
+    """Gradient steps of the checkpoint kept (the best one where early stopping applies, else the last)."""
+    steps_trained: int
     seconds: float
+    """Training seconds of this seed: the cell's stacked training time shared equally among its seeds."""
     y_val: np.ndarray
     proba_val: np.ndarray
     val_auc: float
     checkpoints: list[tuple[int, float, float]]
-    """With every label: (steps, seconds, validation AUC) at evenly spaced points; else empty."""
+    """(steps, seconds, validation AUC) at every checkpoint."""
     proba_test: np.ndarray
 
 
@@ -142,17 +169,20 @@ class Cell(TypedDict):
     family: str
     recipe: str
     settings: dict[str, Any]
+    early_stopping: bool
     y_test: np.ndarray
     runs: list[Run]
 
 
 class Comparison(TypedDict):
-    """One budget of :func:`compare`: both families' test AUC over seeds and transfer minus scratch.
+    """One budget of :func:`compare`: both families' test AUC over seeds and pretrained minus scratch.
 
     Used in lessons 04, 06.
     """
 
     dataset: str
+    source: str
+    kind: str
     budget: int | str
     labels: int
     n_val: int
@@ -232,12 +262,14 @@ def training_order(n_train: int, seed: int, training: Training = TRAINING) -> np
 
 
 def seeds_for(n: int | None) -> tuple[int, ...]:
-    """10 seeds for tiny budgets, 5 otherwise. Used in lessons 01, 04, 05, 06."""
-    return TINY_SEEDS if n is not None and n <= TINY_BUDGET else SEEDS
+    """The seeds of every budget: :data:`SEEDS`. Used in lessons 01, 04, 05, 06."""
+    return SEEDS
 
 
-def recipe(family: str, name: str) -> ScratchRecipe | TransferRecipe:
+def recipe(family: str, name: str, source: str | None = None) -> ScratchRecipe | TransferRecipe:
     """The settings of the recipe called ``name`` of ``family`` ("scratch" or "transfer").
+
+    ``source`` replaces a transfer recipe's source model (e.g. ``"simclr_medmnist"``).
 
     Used in lessons 01, 04, 05, 06.
     """
@@ -246,11 +278,39 @@ def recipe(family: str, name: str) -> ScratchRecipe | TransferRecipe:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}.")
     if name not in named[family]:
         raise KeyError(f"Unknown {family} recipe {name!r}. Known: {', '.join(named[family])}.")
-    return named[family][name]
+    r = named[family][name]
+    if source is None or family == "scratch":
+        return r
+    from helpers.pretrain import SOURCES
+
+    if source not in SOURCES:
+        raise KeyError(f"Unknown source model {source!r}. Known sources: {', '.join(SOURCES)}.")
+    return r.replace(source=source)
+
+
+def kind(dataset: str, source: str = "simclr_chest") -> str:
+    """What pretraining ``source`` and fine-tuning on ``dataset`` is, in plain words (lessons 04, 06).
+
+    Its own unlabelled training images only: same-domain self-supervision. None of
+    them: transfer across datasets. Its own plus other datasets' images: pooled.
+
+    Used in lessons 04, 06.
+    """
+    from helpers.pretrain import SOURCES
+
+    spec = SOURCES[source]
+    names = tuple(spec["datasets"])
+    method = "self-supervised" if spec["kind"] in ("contrastive", "dae") else "supervised"
+    if names == (dataset,):
+        return f"{method} pretraining on the same unlabelled images (same domain, not transfer across datasets)"
+    others = "+".join(d for d in names if d != dataset)
+    if dataset in names:
+        return f"{method} pretraining on pooled unlabelled images ({others} + {dataset}'s own)"
+    return f"transfer across datasets ({method} on {others} -> {dataset})"
 
 
 # ------------------------------------------------------------------------------------ runs
-def _build(family: str, r: ScratchRecipe | TransferRecipe, ds: Dataset) -> Any:
+def _build(family: str, r: ScratchRecipe | TransferRecipe, ds: Dataset, train_x: np.ndarray, name: str) -> Any:
     """A new, uncompiled classifier for one recipe (weights drawn from Keras's current seed)."""
     from helpers.models import build_cnn, build_finetune_model, freeze, unfreeze_top
     from helpers.pretrain import load_pretrained
@@ -258,30 +318,51 @@ def _build(family: str, r: ScratchRecipe | TransferRecipe, ds: Dataset) -> Any:
     n_classes = len(ds.label_names)
     if isinstance(r, ScratchRecipe):
         return build_cnn(ds.train.x.shape[1:], n_classes, batch_norm=r.batch_norm, dropout=r.dropout,
-                         weight_decay=r.weight_decay, augment=r.augment, pooling=r.pooling)
+                         weight_decay=r.weight_decay, augment=r.augment, pooling=r.pooling, name=name)
     base = load_pretrained(r.source, progress=False, pooling=r.pooling)
+    if r.bn_statistics == "target":
+        from helpers.contrastive import clean_batch_norm_statistics
+
+        clean_batch_norm_statistics(base, train_x)
     if r.trainable == "head":
         freeze(base)
     else:
         unfreeze_top(base, n_blocks=3, keep_batch_norm_frozen=True)
-    return build_finetune_model(base, n_classes, dropout=r.dropout, augment=r.augment)
+    return build_finetune_model(base, n_classes, dropout=r.dropout, augment=r.augment, name=name)
 
 
-def _source_key(dataset: str, n: int | None, family: str, name: str, seeds: tuple[int, ...]) -> str:
+def stacked_model(branches: list[Any]) -> Any:
+    """One Keras model whose outputs are ``branches`` (one model per seed), each on its own input.
+
+    Training it with one loss per output trains every branch as if alone: the
+    total loss is the sum, and no weight is shared between branches.
+
+    Used in lessons 01, 04, 05, 06.
+    """
+    import keras
+
+    inputs = [keras.Input(b.input_shape[1:], name=f"{b.name}_image") for b in branches]
+    return keras.Model(inputs, [b(x) for b, x in zip(branches, inputs)], name="seeds")
+
+
+def _source_key(dataset: str, n: int | None, family: str, name: str, seeds: tuple[int, ...],
+                source: str | None = None) -> str:
     """The pretrained weights a transfer cell loads are part of its key."""
     from helpers.pretrain import weights_key
 
-    r = recipe(family, name)
+    r = recipe(family, name, source)
     return weights_key(r.source) if isinstance(r, TransferRecipe) else ""
 
 
 @cached(also=_source_key)
-def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[int, ...]) -> Cell:
+def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[int, ...] = SEEDS,
+             source: str | None = None) -> Cell:
     """Train recipe ``name`` of ``family`` on the ``n``-label draw of every seed; predict validation and test.
 
-    Returns a :class:`Cell` (plain data): every seed's :class:`Run` holds its
-    sizes, steps, training seconds, validation labels and probabilities, test
-    probabilities (positive class) and, with every label, ``checkpoints``.
+    The seeds train together in one :func:`stacked_model`. Returns a
+    :class:`Cell` (plain data): every seed's :class:`Run` holds its sizes,
+    steps, training seconds, validation labels and probabilities, test
+    probabilities (positive class) and its validation ``checkpoints``.
 
     Used in lessons 01, 04, 05, 06.
     """
@@ -289,81 +370,118 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
     from helpers.metrics import roc_auc
 
     ds = load_dataset(dataset)
-    r, t, pos = recipe(family, name), TRAINING, ds.positive_label
-    keras.utils.set_random_seed(seeds[0])
-    model = _build(family, r, ds)
-    model.compile(optimizer=keras.optimizers.Adam(r.lr), loss="sparse_categorical_crossentropy")
-    model.optimizer.build(model.trainable_variables)
-    if len(model.variables) != len(_build(family, r, ds).variables):
-        raise RuntimeError("a rebuilt model must have the same variables as the compiled one")
-    optimizer_start = [v.numpy() for v in model.optimizer.variables]
-    runs: list[Run] = []
-    for seed in seeds:
-        train, val = budget_splits(ds, n, seed)
-        keras.utils.set_random_seed(seed)
-        fresh = _build(family, r, ds)                             # this seed's initial weights and
-        for v, start in zip(model.variables, fresh.variables):   # random-number states (dropout,
-            v.assign(start)                                      # augmentation): as if built anew
-        for v, start in zip(model.optimizer.variables, optimizer_start):
-            v.assign(start)                                      # and a fresh optimizer
-        steps = steps_for(len(train.y), t)
-        order = training_order(len(train.y), seed, t)
-        chunks = np.array_split(np.arange(steps), t.checkpoints if n is None else 1)
-        checkpoints, seconds = [], 0.0
-        for chunk in chunks:
-            idx = order[chunk[0] * t.batch_size: (chunk[-1] + 1) * t.batch_size]
-            start = time.perf_counter()
-            model.fit(train.x[idx], train.y[idx], batch_size=t.batch_size, epochs=1, shuffle=False, verbose=0)
-            seconds += time.perf_counter() - start
-            p_val = np.asarray(model.predict(val.x, batch_size=512, verbose=0))[:, pos]
-            checkpoints.append((int(chunk[-1] + 1), round(seconds, 3), roc_auc(val.y, p_val, positive_label=pos)))
-        runs.append(Run(seed=seed, n_train=int(len(train.y)), n_val=int(len(val.y)), steps=steps,
-                        seconds=seconds, y_val=val.y, proba_val=p_val, val_auc=checkpoints[-1][2],
-                        checkpoints=checkpoints if n is None else [],
-                        proba_test=np.asarray(model.predict(ds.test.x, batch_size=512, verbose=0))[:, pos]))
-    return Cell(dataset=dataset, n=n, family=family, recipe=name, settings=r.as_dict(), y_test=ds.test.y, runs=runs)
+    r, t, pos = recipe(family, name, source), TRAINING, ds.positive_label
+    draws = [budget_splits(ds, n, seed) for seed in seeds]
+    branches = []
+    for seed, (train, _) in zip(seeds, draws):
+        keras.utils.set_random_seed(seed)          # this seed's initial weights and random states
+        branches.append(_build(family, r, ds, train.x, name=f"seed{seed}"))
+    model = stacked_model(branches)
+    model.compile(optimizer=keras.optimizers.Adam(r.lr), loss=["sparse_categorical_crossentropy"] * len(seeds))
+    n_train, n_val = len(draws[0][0].y), len(draws[0][1].y)
+    steps = steps_for(n_train, t)
+    stop_early = n_val >= t.min_val_to_stop
+    orders = [training_order(n_train, seed, t) for seed in seeds]
+    best = [(-1.0, 0, None, None)] * len(seeds)    # (val AUC, steps, proba_val, proba_test) kept per seed
+    checkpoints: list[list[tuple[int, float, float]]] = [[] for _ in seeds]
+    seconds, since_best = 0.0, [0] * len(seeds)
+    for chunk in np.array_split(np.arange(steps), t.checkpoints):
+        rows = slice(chunk[0] * t.batch_size, (chunk[-1] + 1) * t.batch_size)
+        start = time.perf_counter()
+        model.fit([tr.x[o[rows]] for (tr, _), o in zip(draws, orders)], [tr.y[o[rows]] for (tr, _), o in zip(draws, orders)],
+                  batch_size=t.batch_size, epochs=1, shuffle=False, verbose=0)
+        seconds += time.perf_counter() - start
+        p_val = _per_branch(model.predict([va.x for _, va in draws], batch_size=512, verbose=0))
+        p_test = _per_branch(model.predict([ds.test.x] * len(seeds), batch_size=512, verbose=0))
+        for i, (_, va) in enumerate(draws):
+            auc = roc_auc(va.y, np.asarray(p_val[i])[:, pos], positive_label=pos)
+            checkpoints[i].append((int(chunk[-1] + 1), round(seconds / len(seeds), 3), auc))
+            if not stop_early or auc > best[i][0]:
+                best[i], since_best[i] = (auc, int(chunk[-1] + 1), np.asarray(p_val[i])[:, pos],
+                                          np.asarray(p_test[i])[:, pos]), 0
+            else:
+                since_best[i] += 1
+        if stop_early and min(since_best) >= t.patience:
+            break
+    runs = [Run(seed=seed, n_train=n_train, n_val=n_val, steps=b[1], steps_trained=checkpoints[i][-1][0],
+                seconds=seconds / len(seeds), y_val=draws[i][1].y, proba_val=b[2], val_auc=b[0],
+                checkpoints=checkpoints[i], proba_test=b[3])
+            for i, (seed, b) in enumerate(zip(seeds, best))]
+    return Cell(dataset=dataset, n=n, family=family, recipe=name, settings=r.as_dict(), early_stopping=stop_early,
+                y_test=ds.test.y, runs=runs)
+
+
+def _per_branch(out: Any) -> list[np.ndarray]:
+    """A stacked model's predictions as one array per branch (Keras returns a bare array for one branch)."""
+    return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else [np.asarray(out)]
 
 
 # ------------------------------------------------------------------ selection and curves
-def select(dataset: str, family: str, progress: bool = True) -> tuple[str, dict[str, float]]:
-    """The recipe of ``family`` with the best mean validation AUC at :data:`SELECTION_BUDGET`, and every score.
+def choose(scores: dict[str, list[float]]) -> str:
+    """The recipe a family uses: the first (simplest) whose mean validation AUC is within one standard error of
+    the best mean (the one-standard-error rule).
+
+    ``scores`` maps each recipe, simplest first, to its per-seed validation
+    AUCs. At 200 labels the validation draws hold a few dozen images and most
+    recipes score near the ceiling, so a third-decimal lead is noise: the rule
+    only leaves the simplest recipe when another is better by more than the
+    noise of the best one's mean.
+
+    Used in lessons 01, 04, 05, 06.
+    """
+    if not scores:
+        raise ValueError("choose needs at least one recipe's scores.")
+    means = {name: float(np.mean(v)) for name, v in scores.items()}
+    top = max(means, key=lambda k: means[k])
+    vals = np.asarray(scores[top], dtype=float)
+    se = float(np.std(vals, ddof=1) / np.sqrt(len(vals))) if len(vals) > 1 else 0.0
+    return next(name for name in scores if means[name] >= means[top] - se)
+
+
+def select(dataset: str, family: str, progress: bool = True, source: str | None = None) -> tuple[str, dict[str, float]]:
+    """The recipe of ``family`` chosen by :func:`choose` at :data:`SELECTION_BUDGET`, and every mean validation AUC.
 
     Used in lessons 01, 04, 05, 06.
     """
     names = list(SCRATCH_RECIPES if family == "scratch" else TRANSFER_RECIPES)
-    scores = {}
+    per_seed = {}
     for name in _progress(names, f"{dataset}: choosing the {family} recipe at {SELECTION_BUDGET} labels", progress):
-        cell = run_cell(dataset, SELECTION_BUDGET, family, name, seeds_for(SELECTION_BUDGET))
-        scores[name] = float(np.mean([run["val_auc"] for run in cell["runs"]]))
-    return max(scores, key=lambda k: (scores[k], -names.index(k))), scores
+        cell = run_cell(dataset, SELECTION_BUDGET, family, name, seeds_for(SELECTION_BUDGET), _src(family, source))
+        per_seed[name] = [run["val_auc"] for run in cell["runs"]]
+    return choose(per_seed), {name: float(np.mean(v)) for name, v in per_seed.items()}
+
+
+def _src(family: str, source: str | None) -> str | None:
+    """The source argument of a cell: only transfer cells have one; the default source is ``None``."""
+    return None if family == "scratch" or source in (None, TransferRecipe.source) else source
 
 
 def curve(dataset: str, family: str, budgets: Iterable[int | None] = BUDGETS,
-          progress: bool = True) -> dict[int | None, Cell]:
+          progress: bool = True, source: str | None = None) -> dict[int | None, Cell]:
     """The chosen recipe of ``family`` at every budget: ``{budget: cell}`` (all cached).
 
     Used in lessons 01, 04, 05, 06.
     """
-    name, _ = select(dataset, family, progress)
+    name, _ = select(dataset, family, progress, source)
     budgets = list(budgets)
-    return {n: run_cell(dataset, n, family, name, seeds_for(n))
+    return {n: run_cell(dataset, n, family, name, seeds_for(n), _src(family, source))
             for n in _progress(budgets, f"{dataset}: {family} ({name}) at {len(budgets)} budgets", progress)}
 
 
 def best_run(dataset: str, seed: int = 0, progress: bool = True) -> dict[str, Any]:
     """Lesson 04's chosen model with every label of ``dataset``: one seed's run, not an ensemble (lessons 05, 06).
 
-    The family (scratch or transfer) is the one whose chosen recipe has the
-    higher mean validation AUC with every label (the full validation split);
-    the test split plays no part in the choice. Returns that run (validation
-    and test probabilities of the positive class) plus ``family``, ``recipe``,
-    ``val_auc_by_family`` and ``y_test``.
+    The family (scratch or transfer) is chosen by :func:`choose` on the per-seed
+    validation AUCs with every label (the full validation split; scratch, the
+    simpler, first); the test split plays no part in the choice. Returns that
+    run (validation and test probabilities of the positive class) plus
+    ``family``, ``recipe``, ``val_auc_by_family`` and ``y_test``.
 
     Used in lessons 05, 06.
     """
     cells = {f: curve(dataset, f, [None], progress)[None] for f in FAMILIES}
+    family = choose({f: [r["val_auc"] for r in c["runs"]] for f, c in cells.items()})
     scores = {f: float(np.mean([r["val_auc"] for r in c["runs"]])) for f, c in cells.items()}
-    family = max(scores, key=lambda f: (scores[f], -FAMILIES.index(f)))
     run = next((r for r in cells[family]["runs"] if r["seed"] == seed), None)
     if run is None:
         raise ValueError(f"seed {seed} was not run with every label; seeds: {[r['seed'] for r in cells[family]['runs']]}.")
@@ -377,7 +495,7 @@ def _progress(items: list, desc: str, enabled: bool) -> Any:
     return tqdm(items, desc=desc, disable=not enabled, leave=False)
 
 
-def test_aucs(cell: Cell) -> np.ndarray:
+def seed_aucs(cell: Cell) -> np.ndarray:
     """Test AUC of every seed of a cell (one model per seed, never their average). Used in lessons 01, 04, 06."""
     from helpers.metrics import roc_auc
 
@@ -385,31 +503,39 @@ def test_aucs(cell: Cell) -> np.ndarray:
     return np.array([roc_auc(cell["y_test"], run["proba_test"], positive_label=pos) for run in cell["runs"]])
 
 
+test_aucs = seed_aucs  # the name lessons used before; kept for the cached notebooks of earlier releases
+
+
 def compare(dataset: str, budgets: Iterable[int | None] = BUDGETS, n_boot: int = 2000,
-            progress: bool = True) -> list[Comparison]:
-    """One row per budget: each family's mean ± sd test AUC over seeds, and transfer minus scratch.
+            progress: bool = True, source: str | None = None) -> list[Comparison]:
+    """One row per budget: each family's mean ± sd test AUC over seeds, and pretrained minus scratch.
 
     The difference is the mean over seeds of the paired (same draw) difference,
-    with a two-level bootstrap 95 % interval over seeds and test patients
-    (:func:`helpers.metrics.seeds_and_cases_bootstrap`).
+    with a 95 % interval over seeds and test images
+    (:func:`helpers.metrics.seeds_and_cases_bootstrap`). ``source`` names the
+    pretrained source (default ``simclr_chest``); ``kind`` says what the
+    comparison is (:func:`kind`) and ``verdict`` is "helps", "hurts" or
+    "no difference shown".
 
     Used in lessons 04, 06.
     """
     from helpers.metrics import seeds_and_cases_bootstrap
 
     budgets = list(budgets)
-    cells = {f: curve(dataset, f, budgets, progress) for f in FAMILIES}
+    source_name = source or TransferRecipe.source
+    cells = {f: curve(dataset, f, budgets, progress, source) for f in FAMILIES}
     pos = load_dataset(dataset).positive_label
     rows = []
     for n in budgets:
         s, tr = cells["scratch"][n], cells["transfer"][n]
         d = seeds_and_cases_bootstrap(s["y_test"], [r["proba_test"] for r in tr["runs"]],
                                       [r["proba_test"] for r in s["runs"]], positive_label=pos, n_boot=n_boot)
-        row: dict[str, Any] = {"dataset": dataset, "budget": "all" if n is None else n, "labels": tr["runs"][0]["n_train"],
-               "n_val": tr["runs"][0]["n_val"], "seeds": len(tr["runs"]),
-               "scratch_recipe": s["recipe"], "transfer_recipe": tr["recipe"]}
+        row: dict[str, Any] = {"dataset": dataset, "source": source_name, "kind": kind(dataset, source_name),
+                               "budget": "all" if n is None else n, "labels": tr["runs"][0]["n_train"],
+                               "n_val": tr["runs"][0]["n_val"], "seeds": len(tr["runs"]),
+                               "scratch_recipe": s["recipe"], "transfer_recipe": tr["recipe"]}
         for fam, cell in (("scratch", s), ("transfer", tr)):
-            aucs = test_aucs(cell)
+            aucs = seed_aucs(cell)
             row.update({f"{fam}_mean": float(aucs.mean()), f"{fam}_sd": float(aucs.std(ddof=1)),
                         f"{fam}_seconds": float(np.mean([r["seconds"] for r in cell["runs"]]))})
         row.update(diff=d["diff"], diff_low=d["low"], diff_high=d["high"], real=d["real"], verdict=verdict(d))
@@ -423,29 +549,34 @@ def verdict(d: dict[str, Any]) -> str:
     Used in lessons 04, 06.
     """
     if d["low"] > 0:
-        return "transfer helps"
+        return "helps"
     if d["high"] < 0:
-        return "transfer hurts"
+        return "hurts"
     return "no difference shown"
 
 
 def format_table(rows: list[Comparison]) -> str:
-    """The comparison as a plain-text table (lessons 01, 04, 06). Used in lesson 04."""
-    lines = [f"{'labels':>7} {'seeds':>5}  {'scratch AUC':<14}{'transfer AUC':<14}"
-             f"{'transfer - scratch [95% CI]':<30}verdict"]
+    """The comparison as a plain-text table, headed by what it compares (lessons 01, 04, 06). Used in lesson 04."""
+    lines = []
+    if rows:
+        lines.append(f"{rows[0]['dataset']}, source {rows[0]['source']}: {rows[0]['kind']}")
+    lines.append(f"{'labels':>7} {'seeds':>5}  {'scratch AUC':<14}{'pretrained AUC':<16}"
+                 f"{'pretrained - scratch [95% CI]':<32}verdict")
     for r in rows:
         lines.append(f"{r['labels']:>7} {r['seeds']:>5}  {r['scratch_mean']:.3f}±{r['scratch_sd']:.3f}   "
-                     f"{r['transfer_mean']:.3f}±{r['transfer_sd']:.3f}   "
-                     f"{r['diff']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}]     {r['verdict']}")
+                     f"{r['transfer_mean']:.3f}±{r['transfer_sd']:.3f}     "
+                     f"{r['diff']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}]       {r['verdict']}")
     return "\n".join(lines)
 
 
 def compute_table(dataset: str, progress: bool = True) -> list[dict[str, Any]]:
     """With every label: steps and seconds until each family first reaches scratch's final validation AUC.
 
-    The target is the mean over seeds of the chosen scratch recipe's validation
-    AUC at the end of training; each family's row gives, per seed averaged,
-    the first checkpoint at or above it (None when never reached) and the total.
+    The target is the mean over seeds of the chosen scratch recipe's kept
+    validation AUC. Each family's row gives how many seeds reached it, the mean
+    steps and seconds to reach it over those seeds, and ``seeds_never`` (the
+    seeds that never did: their steps are not in the mean, so read the mean
+    together with that count).
 
     Used in lesson 04.
     """
@@ -453,16 +584,13 @@ def compute_table(dataset: str, progress: bool = True) -> list[dict[str, Any]]:
     target = float(np.mean([r["val_auc"] for r in cells["scratch"]["runs"]]))
     rows = []
     for fam, cell in cells.items():
-        reach = []
-        for run in cell["runs"]:
-            hit = next(((s, sec) for s, sec, auc in run["checkpoints"] if auc >= target), None)
-            reach.append(hit)
+        reach = [next(((s, sec) for s, sec, auc in run["checkpoints"] if auc >= target), None) for run in cell["runs"]]
         got = [h for h in reach if h is not None]
         rows.append({"family": fam, "recipe": cell["recipe"], "target_val_auc": target,
-                     "seeds_reaching": len(got), "seeds": len(reach),
+                     "seeds_reaching": len(got), "seeds_never": len(reach) - len(got), "seeds": len(reach),
                      "steps_to_target": float(np.mean([h[0] for h in got])) if got else None,
                      "seconds_to_target": float(np.mean([h[1] for h in got])) if got else None,
-                     "total_steps": cell["runs"][0]["steps"],
+                     "total_steps": float(np.mean([r["steps_trained"] for r in cell["runs"]])),
                      "total_seconds": float(np.mean([r["seconds"] for r in cell["runs"]])),
                      "final_val_auc": float(np.mean([r["val_auc"] for r in cell["runs"]]))})
     return rows

@@ -410,3 +410,45 @@ def test_seeds_and_cases_bootstrap_pairs_by_seed_and_widens_with_seed_spread():
         seeds_and_cases_bootstrap(y, better[:1], signal[:1], positive_label=1)
     with pytest.raises(ValueError, match="same shape"):
         seeds_and_cases_bootstrap(y, better, signal[:3], positive_label=1)
+
+
+def _simulated_coverage(mu_a: float, mu_b: float, n_seeds: int, reps: int = 120, n_cases: int = 150,
+                        seed_sd: float = 0.3, case_sd: float = 1.0, noise_sd: float = 0.5) -> tuple[float, float]:
+    """How often the 95 % interval holds the true expected AUC difference, and how often it is called real.
+
+    Scores: ``(mu_m + seed_sd * u) * y + z_case + noise``, with a seed effect
+    ``u`` per method and seed, a case effect ``z`` shared by both methods and
+    every seed (hard images are hard for all) and noise per case, method and
+    seed. The expected AUC over seeds and test populations is then
+    ``Phi(mu / sqrt(2 * (case_sd**2 + noise_sd**2) + seed_sd**2))``, so the
+    true difference is known exactly.
+    """
+    from scipy.stats import norm
+    from helpers.metrics import seeds_and_cases_bootstrap
+
+    scale = np.sqrt(2 * (case_sd ** 2 + noise_sd ** 2) + seed_sd ** 2)
+    truth = norm.cdf(mu_a / scale) - norm.cdf(mu_b / scale)
+    rng = np.random.default_rng(7)
+    covered = real = 0
+    for _ in range(reps):
+        y = rng.integers(0, 2, n_cases)
+        z = rng.normal(0, case_sd, n_cases)
+        scores = [norm.cdf((mu + seed_sd * rng.normal(size=(n_seeds, 1))) * y + z
+                           + rng.normal(0, noise_sd, (n_seeds, n_cases))) for mu in (mu_a, mu_b)]  # as probabilities
+        out = seeds_and_cases_bootstrap(y, *scores, positive_label=1, n_boot=100, seed=int(rng.integers(1 << 30)))
+        covered += out["low"] <= truth <= out["high"]
+        real += out["real"]
+    return covered / reps, real / reps
+
+
+@pytest.mark.parametrize("n_seeds", [5, 10])
+def test_seeds_and_cases_interval_covers_a_known_zero_difference(n_seeds):
+    coverage, called_real = _simulated_coverage(1.0, 1.0, n_seeds)
+    assert 0.89 <= coverage <= 0.995, f"95 % interval covered a zero difference in {coverage:.0%} of 120 simulations"
+    assert called_real <= 0.09, f"a zero difference was called real in {called_real:.0%} of simulations"
+
+
+def test_seeds_and_cases_interval_covers_a_known_nonzero_difference():
+    coverage, called_real = _simulated_coverage(1.6, 1.0, 10)
+    assert 0.89 <= coverage <= 0.995, f"95 % interval covered the true difference in {coverage:.0%} of simulations"
+    assert called_real >= 0.5, f"a true difference was found real in only {called_real:.0%} of simulations"
