@@ -125,6 +125,20 @@ def write_timing(name: str, phase: str, result: dict[str, Any], path: Path = TIM
     path.write_text(json.dumps(report, indent=2) + "\n")
 
 
+CURVES_LATEST = REPORTS / "transfer_curves-latest.json"
+
+
+def write_curves_report(path: Path = CURVES_LATEST) -> Path:
+    """Lesson 04's comparison tables, read from the course cache, as ``reports/transfer_curves-latest.json``.
+
+    Called after lesson 04 executes (the tests, ``make bench``), so that no lesson cell writes into the
+    repository and a lesson runs unchanged from a read-only checkout.
+    """
+    from helpers.experiments import curves
+
+    return curves.write_report(curves.report(progress=False), path)
+
+
 def timing_table(path: Path = TIMING_COMMITTED) -> str:
     """The README's lesson table, rendered from a timing report."""
     report = json.loads(path.read_text())

@@ -70,9 +70,9 @@ class Training(Recipe):
 
     WHAT = "the training length of the label-budget curves (curves.Training)"
     batch_size: int = 32
-    epochs: int = 30
-    min_steps: int = 200
-    max_steps: int = 1500
+    epochs: int = 20
+    min_steps: int = 120
+    max_steps: int = 1000
     checkpoints: int = 10
     min_val_to_stop: int = 50
     patience: int = 3
@@ -596,8 +596,29 @@ def compute_table(dataset: str, progress: bool = True) -> list[dict[str, Any]]:
     return rows
 
 
+REPORTED: tuple[tuple[str, str | None], ...] = (("pneumoniamnist", None), ("breastmnist", None),
+                                                  ("breastmnist", "simclr_medmnist"))
+"""The comparisons lesson 04 prints and ``reports/transfer_curves.json`` keeps: (dataset, source)."""
+
+
+def report(progress: bool = False) -> dict[str, Any]:
+    """Every comparison of :data:`REPORTED` and the compute table, as plain data (from the cache once lesson 04 ran).
+
+    Keys: the dataset name for the default source, ``<dataset>_<source>`` for
+    another source, and ``compute_pneumoniamnist``. ``python -m tools.course``
+    writes it after lesson 04 executes; no lesson cell writes files.
+
+    No lesson uses it: tools.course calls it.
+    """
+    out: dict[str, Any] = {}
+    for dataset, source in REPORTED:
+        out[dataset if source is None else f"{dataset}_{source}"] = compare(dataset, progress=progress, source=source)
+    out["compute_pneumoniamnist"] = compute_table("pneumoniamnist", progress=progress)
+    return out
+
+
 def write_report(results: dict[str, Any], path: str | Path) -> Path:
-    """Write the curve tables (plain JSON) that ``reports/transfer_curves.json`` commits (lesson 04).
+    """Write the curve tables (plain JSON) that ``reports/transfer_curves.json`` commits (:func:`report`).
 
     Used in lesson 04.
     """

@@ -150,7 +150,7 @@ def test_a_recipe_counts_for_the_runs_that_use_it_and_no_other(copy, before):
     """The from-scratch recipes of the curves are frozen dataclasses: a changed default re-keys the curves only."""
     path = copy / "experiments" / "curves.py"
     text = path.read_text()
-    assert "    lr: float = 2e-3\n" in text
-    path.write_text(text.replace("    lr: float = 2e-3\n", "    lr: float = 2.5e-3\n", 1))
+    assert "    lr: float = 3e-3\n" in text
+    path.write_text(text.replace("    lr: float = 3e-3\n", "    lr: float = 2.5e-3\n", 1))
     after = _keys(copy)
     assert {name for name in before if before[name] != after[name]} == {"helpers.experiments.curves.run_cell"}
