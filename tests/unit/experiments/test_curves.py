@@ -81,14 +81,26 @@ def test_a_seed_trained_after_others_equals_the_seed_trained_alone(short_trainin
     assert 0.0 <= run["val_auc"] <= 1.0 and run["checkpoints"] == []
 
 
-def test_transfer_linear_probe_keeps_the_pretrained_base(short_training, tmp_path):
+def test_transfer_linear_probe_keeps_the_pretrained_base(short_training, monkeypatch):
+    """A linear probe trains the head only: after training, the base holds exactly the pretrained weights."""
     from helpers import pretrain as P
     from helpers.models import build_cnn_base, save_weights
 
-    base = build_cnn_base(**P.ARCH)
-    save_weights(base, P.weights_path("simclr_chest"))
+    path = save_weights(build_cnn_base(**P.ARCH), P.weights_path("simclr_chest"))
+    pretrained = dict(np.load(path))
+    built = []
+    real_build = C._build
+    monkeypatch.setattr(C, "_build", lambda *a: built.append(real_build(*a)) or built[-1])
     cell = C.run_cell("breastmnist", None, "transfer", "linear probe", (0,))
     run = cell["runs"][0]
     assert run["n_train"] == len(load_dataset("breastmnist").train.y)
     assert len(run["checkpoints"]) == 2 and run["checkpoints"][-1][0] == 6
     assert run["proba_test"].min() >= 0 and run["proba_test"].max() <= 1
+    trained, start = built[0], built[-1]  # the compiled model fit() trained; the seed's starting weights
+    base = trained.get_layer("base")
+    assert {v.path for v in base.weights} == set(pretrained)
+    for v in base.weights:
+        np.testing.assert_array_equal(v.numpy(), pretrained[v.path],
+                                      err_msg=f"the linear probe changed the pretrained base's {v.path}")
+    assert not np.array_equal(trained.get_layer("head").kernel.numpy(), start.get_layer("head").kernel.numpy()), \
+        "the head must have trained (else the base check proves nothing)"
