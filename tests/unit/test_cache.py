@@ -140,12 +140,13 @@ def _run(script, args: list[str], env: dict, read_only: tuple = ()) -> tuple[dic
         if _can_bwrap():  # a read-only mount, as on a classroom server: EROFS even for root
             cmd = ["bwrap", "--dev-bind", "/", "/",
                    *[x for folder in read_only for x in ("--ro-bind", str(folder), str(folder))], *cmd]
-        elif os.geteuid() != 0:
+        elif os.name != "nt" and os.geteuid() != 0:  # a folder without write permission
             for folder in read_only:
                 for path in [folder, *folder.rglob("*")]:
                     path.chmod(0o555 if path.is_dir() else 0o444)
         else:
-            pytest.skip("running as root without bubblewrap: no way to make a folder read-only here")
+            pytest.skip("no bubblewrap, and root (or Windows) can write a folder without write permission: "
+                        "apt-get install bubblewrap")
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cache.REPO_ROOT,
                           env={**os.environ, **env, "PYTHONPATH": str(cache.REPO_ROOT)})
     for folder in read_only:  # let pytest clean up
