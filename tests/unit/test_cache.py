@@ -156,11 +156,13 @@ def _run(script, args: list[str], env: dict, read_only: tuple = ()) -> tuple[dic
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
 
-def test_a_read_only_cache_is_read_and_misses_go_to_the_learners_folder_or_memory(tmp_path):
+def test_a_read_only_cache_is_read_and_misses_go_to_the_learners_folder_or_memory(tmp_path, monkeypatch):
     """A classroom's shared cache, prepared once and read-only for students: a miss computes, never fails."""
     script, shared, own = tmp_path / "lesson.py", tmp_path / "shared-cache", tmp_path / "home-cache"
     script.write_text(READ_ONLY_SCRIPT)
     env = {"COURSE_CACHE_DIR": str(shared), "XDG_CACHE_HOME": str(own)}
+    monkeypatch.setenv("XDG_CACHE_HOME", str(own))
+    assert cache.user_cache_dir() == own.resolve() / "transfer-learning-medicine"
     out, _ = _run(script, ["2"], env)  # the instructor prepares the cache
     assert out == {"results": [4, 4], "calls": [2], "cached": [True]}
     prepared = sorted(shared.rglob("*.joblib"))
@@ -170,7 +172,7 @@ def test_a_read_only_cache_is_read_and_misses_go_to_the_learners_folder_or_memor
     assert out["results"] == [4, 6, 4, 6] and out["cached"] == [True, True]
     assert out["calls"] == [3], "the prepared result is read from the read-only cache; only the miss is computed"
     assert sorted(shared.rglob("*.joblib")) == prepared
-    assert len(list((own / "transfer-learning-medicine").rglob("*.joblib"))) == 1, "the miss is kept per user"
+    assert len(list(cache.user_cache_dir().rglob("*.joblib"))) == 1, "the miss is kept per user"
 
     own.mkdir(exist_ok=True)
     out, err = _run(script, ["2", "3", "5"], env, read_only=(shared, own))
