@@ -2,7 +2,8 @@
 #   make course      set up, check data, copy the lessons to workspace/, open JupyterLab
 #                    (the cache fills in the background meanwhile: `make status`)
 #   make test        set up if needed, run every test (lessons executed, nbgrader round trip)
-#   make test-fast   the unit tests of helpers/ only (no lesson executed, no nbgrader)
+#   make test-fast   tests/unit (the library and the runners) and tests/repo (repository rules)
+#                    (no lesson executed, no nbgrader, browser or JupyterHub)
 #   make test-lesson L=03_rnn_formula   one lesson: executed cold and warm, then its nbgrader checks
 # Run `make help` for the rest. Users without make: see README.md ("Without make").
 SHELL := /bin/bash
@@ -15,6 +16,12 @@ NO_BROWSER ?=
 # Jupyter refuses to start as root (CI machines, containers) without --allow-root.
 LAB_FLAGS = --ip=$(IP) --port=$(PORT) $(if $(NO_BROWSER),--no-browser) $(if $(TOKEN),--IdentityProvider.token=$(TOKEN)) \
             $(if $(filter 0,$(shell id -u)),--allow-root)
+# The learner's JupyterLab (make course, make lab) hides nbgrader's instructor panels (create
+# assignment, formgrader, course list, assignment list, the Nbgrader menu; the validate button
+# stays): JupyterLab reads labconfig/page_config.json's disabledExtensions from every folder on
+# JUPYTER_CONFIG_PATH. make instructor keeps them all.
+LEARNER_LAB = JUPYTER_CONFIG_PATH="$(CURDIR)/jupyterlab-settings/learner$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+              $(VENV)/bin/jupyter lab --notebook-dir=workspace $(LAB_FLAGS)
 
 # Use the provided data copy when it sits beside the repository.
 SHARED_DATA := $(abspath ../shared/datasets)
@@ -33,12 +40,11 @@ JOBS ?= 2
         release-to-students due collect autograde feedback grades grading-bench
 
 help:
-	@sed -n 's/^#   //p' $(MAKEFILE_LIST); \
+	@sed -n 's/^#   /  /p' $(firstword $(MAKEFILE_LIST)); \
 	echo "  make setup       create $(VENV) with the pinned requirements"; \
 	echo "  make prepare     check data, pretrain and warm the cache, with progress (the night before a workshop)"; \
 	echo "  make status      what the background prepare started by make course is doing"; \
-	echo "  make test-fast   unit tests only (no lesson execution, nbgrader, browser or JupyterHub)"; \
-	echo "  make test-lesson L=03_rnn_formula   one lesson's tests (executed cold then warm)"; \
+	echo "  make lab         the learner's JupyterLab on workspace/ only (no data check, no prepare)"; \
 	echo "  make instructor  JupyterLab at the repository root, with nbgrader's formgrader"; \
 	echo "  make release     regenerate notebooks/ (student release) from solutions/ with nbgrader"; \
 	echo "  make bench       execute every lesson cold and warm and print the timing report"; \
@@ -75,14 +81,14 @@ workspace: setup
 	$(PY) -m tools.course workspace
 
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=workspace $(LAB_FLAGS)
+	$(LEARNER_LAB)
 
 # JupyterLab opens as soon as the data are checked; `prepare` fills the cache in the
 # background at low priority (progress: `make status`), and a lesson trains what is missing itself.
 course: setup workspace
 	$(PY) -m tools.course check-data
 	$(PY) -m tools.course prepare --background
-	$(VENV)/bin/jupyter lab --notebook-dir=workspace $(LAB_FLAGS)
+	$(LEARNER_LAB)
 
 instructor: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_FLAGS)

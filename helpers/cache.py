@@ -10,14 +10,19 @@ the keys of exactly the runs that execute it. The data enter through the
 arguments (a dataset's name, or the MD5 in a source model's key).
 
 The cache lives in ``COURSE_CACHE_DIR`` or the repository's ignored
-``.cache/`` folder, never under ``COURSE_DATA_DIR``.
+``.cache/`` folder, never under ``COURSE_DATA_DIR``. A read-only cache (a
+classroom's shared, prepared one) is read as usual; a result missing from it
+is computed and kept in the learner's own folder (:func:`user_cache_dir`), or
+in memory for the rest of the process when that cannot be written either.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
+import errno
 import inspect
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -41,6 +46,52 @@ def cache_dir() -> Path:
         raise ValueError(f"The cache folder {path} is inside COURSE_DATA_DIR ({data}); "
                          "set COURSE_CACHE_DIR to a folder of its own.")
     return path
+
+
+def user_cache_dir() -> Path:
+    """Where a result goes when the course cache cannot be written: ``~/.cache/transfer-learning-medicine``.
+
+    Used in every lesson with a cached run, where the course cache is read-only (a classroom).
+    """
+    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(home).expanduser().resolve() / "transfer-learning-medicine"
+
+
+_MEMORY: dict[str, Any] = {}  # results neither cache folder could take, for the rest of this process
+_WARNED: list[str] = []
+_UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)
+
+
+def _store(result: Any, path: Path) -> bool:
+    """Write ``result`` to ``path`` atomically; False when the folder cannot be written (read-only, full)."""
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(result, tmp)
+        os.replace(tmp, path)  # atomic: parallel kernels never read half a file
+        return True
+    except OSError as exc:
+        if exc.errno not in _UNWRITABLE:
+            raise
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return False
+
+
+def _load(path: Path) -> tuple[bool, Any]:
+    """(True, result) from a cache file; (False, None) when missing, or half-written/stale (then removed if possible)."""
+    if not path.is_file():
+        return False, None
+    try:
+        return True, joblib.load(path)
+    except Exception:  # a half-written or stale file: recompute it
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:  # in a read-only cache: leave it, the new result goes elsewhere
+            pass
+        return False, None
 
 
 def _environment() -> str:
@@ -112,7 +163,9 @@ def cached(func: F | None = None, *, also: Callable[..., Any] | None = None) -> 
     (arrays, dicts, lists of weights), never for Keras model objects. ``also``
     (same arguments as ``func``) returns extra inputs for the key that are not
     code or arguments, e.g. the key of the pretrained weights a run loads.
-    ``wrapper.cache_path(*args, **kwargs)`` is where the result of a call lives.
+    ``wrapper.cache_path(*args, **kwargs)`` is where the result of a call lives in the
+    course cache. When that cache is read-only, a result it lacks is written to
+    :func:`user_cache_dir` instead, or kept in memory (one warning on stderr).
 
     Used in every lesson with a cached run (01, 03, 04, 05, 06).
     """
@@ -126,21 +179,31 @@ def cached(func: F | None = None, *, also: Callable[..., Any] | None = None) -> 
             key = joblib.hash((key, also(*args, **kwargs)))
         return cache_dir() / name / f"{key}.joblib"
 
+    def places(*args: Any, **kwargs: Any) -> tuple[Path, Path]:
+        """The course cache's file for this call, and the same file in the learner's own folder."""
+        path = path_of(*args, **kwargs)
+        return path, user_cache_dir() / path.relative_to(cache_dir())
+
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        path = path_of(*args, **kwargs)
-        if path.is_file():
-            try:
-                return joblib.load(path)
-            except Exception:  # a half-written or stale file: recompute it
-                path.unlink(missing_ok=True)
+        path, own = places(*args, **kwargs)
+        for place in (path, own):
+            found, result = _load(place)
+            if found:
+                return result
+        if str(path) in _MEMORY:
+            return _MEMORY[str(path)]
         result = func(*args, **kwargs)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        joblib.dump(result, tmp)
-        os.replace(tmp, path)  # atomic: parallel kernels never read half a file
+        if not _store(result, path) and not _store(result, own):
+            _MEMORY[str(path)] = result
+            if not _WARNED:
+                _WARNED.append(str(path))
+                print(f"course cache: neither {cache_dir()} nor {user_cache_dir()} can be written, so results "
+                      "computed now are kept in memory until the kernel restarts; set COURSE_CACHE_DIR to a "
+                      "writable folder to keep them.", file=sys.stderr)
         return result
 
+    wrapper.cached_places = places  # type: ignore[attr-defined]
     wrapper.cache_path = path_of  # type: ignore[attr-defined]
     return wrapper
 
@@ -150,7 +213,8 @@ def is_cached(func: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
 
     Used in every lesson with a cached run (01, 03, 04, 05, 06).
     """
-    if not hasattr(func, "cache_path"):
+    if not hasattr(func, "cached_places"):
         raise TypeError(f"{getattr(func, '__qualname__', func)!r} is not a cached function "
                         "(decorate it with helpers.cache.cached).")
-    return func.cache_path(*args, **kwargs).is_file()  # type: ignore[attr-defined]
+    path, own = func.cached_places(*args, **kwargs)  # type: ignore[attr-defined]
+    return path.is_file() or own.is_file() or str(path) in _MEMORY

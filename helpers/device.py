@@ -58,8 +58,11 @@ def platform_problem(version: tuple[int, int] | None = None, system: str | None 
     return None
 
 
-def pins(path: Path | None = None) -> dict[str, str]:
+def pins(path: Path | None = None, environment: dict[str, str] | None = None) -> dict[str, str]:
     """The pinned versions in ``requirements.txt`` that apply to this platform, by package name.
+
+    ``environment`` overrides marker variables (e.g. ``{"sys_platform": "darwin",
+    "platform_machine": "arm64"}``) to read the pins of another platform.
 
     Used in every lesson.
     """
@@ -78,7 +81,7 @@ def pins(path: Path | None = None) -> dict[str, str]:
             try:
                 from packaging.markers import Marker
 
-                if not Marker(marker.strip()).evaluate():
+                if not Marker(marker.strip()).evaluate(environment):
                     continue
             except Exception:  # no packaging module, or an odd marker: keep the pin
                 pass

@@ -349,17 +349,17 @@ def install_lab_settings(prefix: Path = Path(sys.prefix)) -> Path:
 
 def workspace(dest: Path = WORKSPACE) -> list[Path]:
     """Copy the student release into ``dest``; never overwrite what is there. Returns the new files."""
-    copied = []
+    copied, kept = [], 0
     for src in sorted(RELEASE.rglob("*")):
         if src.is_dir() or ".ipynb_checkpoints" in src.parts:
             continue
         target = dest / src.relative_to(RELEASE)
         if target.exists():
+            kept += target.suffix == ".ipynb"  # the learner's copy of a released lesson (checkpoints not counted)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)
         copied.append(target)
-    kept = sum(1 for p in dest.rglob("*.ipynb")) - sum(1 for p in copied if p.suffix == ".ipynb")
     print(f"workspace {dest}: {len(copied)} new file(s) copied, {kept} existing notebook(s) kept as they are")
     return copied
 

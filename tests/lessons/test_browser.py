@@ -5,7 +5,10 @@ generated and released to a temporary exchange), then, in Debian's Chromium:
 opens the released lesson and runs it (the setup and data cells must print),
 moves an ipywidgets slider and checks that the text on the page changes, and
 opens nbgrader's assignment list and formgrader and checks that they list the
-lesson; and runs the released lesson 05, moves its threshold explorer's slider
+lesson; starts the learner's JupyterLab with `make lab` (as `make course` does)
+and checks that it shows the validate button and none of nbgrader's instructor
+panels (the Create Assignment sidebar, the Nbgrader menu with the formgrader);
+and runs the released lesson 05, moves its threshold explorer's slider
 and checks that the confusion matrix shown is the one for the new threshold
 (screenshot taken once the kernel is idle). Screenshots go to reports/screenshots/.
 
@@ -19,6 +22,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -261,6 +265,15 @@ def test_widget_slider_changes_the_output_text(lab):
     page.screenshot("widget-after")
 
 
+INSTRUCTOR_UI = """(() => ({
+    createAssignment: !!document.getElementById('nbgrader-create_assignemnt'),
+    nbgraderMenu: [...document.querySelectorAll('.lm-MenuBar-itemLabel')].some(e => e.textContent.trim() === 'Nbgrader'),
+    disabled: [].concat(JSON.parse(document.getElementById('jupyter-config-data').textContent)
+                        .disabledExtensions || []).filter(k => k.startsWith('@jupyter/nbgrader')).sort()}))()"""
+VALIDATE_SHOWN = ("[...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Toolbar')]"
+                  ".some(e => e.innerText.includes('Validate'))")
+
+
 def test_assignment_list_and_formgrader_list_the_lesson(lab):
     page, base, root = lab
     page.goto(f"{base}/lab")
@@ -268,12 +281,68 @@ def test_assignment_list_and_formgrader_list_the_lesson(lab):
     for kind in ("rawKeyDown", "keyUp"):  # close any open menu
         page.send("Input.dispatchKeyEvent", type=kind, key="Escape", code="Escape", windowsVirtualKeyCode=27)
     time.sleep(1)
+    # the instructor's lab has nbgrader's instructor panels (what the learner's must not show)
+    shown = page.wait(f"(() => {{ const u = {INSTRUCTOR_UI}; return u.createAssignment && u.nbgraderMenu ? u : null; }})()",
+                      60, "instructor panels")
+    assert shown["disabled"] == [], shown
     page.menu("Nbgrader", "Assignment List")
     page.wait(f"document.body.innerText.includes('{LESSON}')", 90, "assignment list")
     page.screenshot("assignment-list")
     page.goto(f"{base}/formgrader")
     page.wait(f"document.body.innerText.includes('{LESSON}')", 90, "formgrader")
     page.screenshot("formgrader")
+
+
+@pytest.fixture(scope="module")
+def learner_lab(tmp_path_factory):
+    """The learner's JupyterLab started by `make lab` (the command `make course` ends with) in a copy of the course.
+
+    The copy holds the Makefile, the JupyterLab settings and a workspace with the
+    released lesson 01; it uses this environment (``VENV``), never reinstalling it.
+    """
+    tmp = tmp_path_factory.mktemp("learner")
+    copy = tmp / "course"
+    copy.mkdir()
+    for name in ("Makefile", "requirements.txt", "pyproject.toml"):
+        shutil.copy2(REPO_ROOT / name, copy)
+    shutil.copytree(REPO_ROOT / "jupyterlab-settings", copy / "jupyterlab-settings")
+    shutil.copytree(REPO_ROOT / "notebooks" / LESSON, copy / "workspace" / LESSON)
+    venv, port, token = Path(sys.prefix), free_port(), "course-learner-test"
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"),
+           "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter-runtime")}
+    env.pop("JUPYTER_CONFIG_PATH", None)
+    server = subprocess.Popen(["make", "lab", f"VENV={venv}", "-o", f"{venv}/.installed", "NO_BROWSER=1",
+                               f"PORT={port}", f"TOKEN={token}"], cwd=copy, env=env,
+                              stdout=open(tmp / "lab.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_http(f"{base}/api/status?token={token}", 120)
+        except TimeoutError:
+            pytest.fail(f"`make lab` did not serve JupyterLab:\n{(tmp / 'lab.log').read_text()[-3000:]}")
+        yield base, token
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def test_learner_lab_shows_no_instructor_panel(lab, learner_lab):
+    """`make course`'s JupyterLab: the lesson and the validate button, no Create Assignment, no formgrader menu."""
+    page, _, _ = lab
+    base, token = learner_lab
+    page.goto(f"{base}/lab/tree/{LESSON}/{LESSON}.ipynb?token={token}")
+    page.wait("document.querySelector('.jp-Notebook .jp-CodeCell') !== null", 90, "learner notebook")
+    page.wait(VALIDATE_SHOWN, 60, "validate button")  # nbgrader's extension is loaded and activated
+    time.sleep(2)
+    ui = page.js(INSTRUCTOR_UI)
+    page.screenshot("learner-lab")
+    assert not ui["createAssignment"], "the learner's lab shows nbgrader's Create Assignment sidebar"
+    assert not ui["nbgraderMenu"], "the learner's lab shows the Nbgrader menu (formgrader, course list)"
+    assert ui["disabled"] == sorted(f"@jupyter/nbgrader:{p}" for p in
+                                    ("assignment-list", "course-list", "create-assignment", "formgrader", "menu")), ui
 
 
 THRESHOLD_LESSON = "05_evaluation"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -55,6 +56,17 @@ def fresh_copy(tmp_path_factory) -> Path:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / rel)
     return dest
+
+
+LEARNER_HIDES = sorted(f"@jupyter/nbgrader:{plugin}" for plugin in
+                       ("assignment-list", "course-list", "create-assignment", "formgrader", "menu"))
+
+
+def disabled_nbgrader(page: bytes) -> list[str]:
+    """The nbgrader plugins that JupyterLab's page (its ``jupyter-config-data``) disables."""
+    config = re.search(rb'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.S)
+    assert config, "no jupyter-config-data in the JupyterLab page"
+    return sorted(p for p in json.loads(config.group(1))["disabledExtensions"] if p.startswith("@jupyter/nbgrader"))
 
 
 def _serve(copy: Path, target: str, port: int, log: Path, cache: Path | None = None):
@@ -115,6 +127,7 @@ def test_make_course_installs_and_serves_jupyterlab(fresh_copy, data_dir, tmp_pa
         status, body = _wait(proc, f"http://127.0.0.1:{port}/lab", log)
         served = time.time()
         assert status == 200 and b"JupyterLab" in body
+        assert disabled_nbgrader(body) == LEARNER_HIDES, "the learner's lab must hide nbgrader's instructor panels"
         text = log.read_text()
         assert "filling the cache" not in text and "course cache: empty or incomplete" in text, text[-2000:]
         prepare = _prepare_is_running(cache)
@@ -144,8 +157,13 @@ def test_make_course_installs_and_serves_jupyterlab(fresh_copy, data_dir, tmp_pa
     # A learner's edit survives the next `make course` (workspace is never overwritten).
     mine = fresh_copy / "workspace" / course.lessons()[0] / f"{course.lessons()[0]}.ipynb"
     mine.write_text(mine.read_text().replace('"# ', '"# MY NOTES: ', 1))
-    subprocess.run(["make", "workspace"], cwd=fresh_copy, check=True, capture_output=True)
+    checkpoint = mine.parent / ".ipynb_checkpoints" / f"{mine.stem}-checkpoint.ipynb"  # as JupyterLab saves one
+    checkpoint.parent.mkdir(exist_ok=True)
+    checkpoint.write_text(mine.read_text())
+    again = subprocess.run(["make", "workspace"], cwd=fresh_copy, check=True, capture_output=True, text=True).stdout
     assert "MY NOTES" in mine.read_text()
+    n = len(course.lessons())
+    assert f"0 new file(s) copied, {n} existing notebook(s) kept" in again, f"{n} lessons, checkpoints not counted: {again}"
 
 
 def test_instructor_mode_formgrader_lists_the_lessons(fresh_copy, data_dir, tmp_path):
@@ -154,7 +172,8 @@ def test_instructor_mode_formgrader_lists_the_lessons(fresh_copy, data_dir, tmp_
     port, log = _free_port(), tmp_path / "instructor.log"
     proc = _serve(fresh_copy, "instructor", port, log)
     try:
-        _wait(proc, f"http://127.0.0.1:{port}/lab", log)
+        _, page = _wait(proc, f"http://127.0.0.1:{port}/lab", log)
+        assert disabled_nbgrader(page) == [], "the instructor's lab keeps every nbgrader panel"
         status, body = _wait(proc, f"http://127.0.0.1:{port}/formgrader/api/assignments", log, limit=60)
         listed = {a["name"] for a in json.loads(body)}
         assert set(course.lessons()) <= listed, listed

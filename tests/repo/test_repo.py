@@ -118,6 +118,58 @@ def test_requirements_are_pinned_with_platform_markers():
     assert set(gpu.values()) == versions, "requirements-gpu.txt must pin the same TensorFlow version"
 
 
+# The README's platform rows, as marker variables and as platform.system()/machine() report them.
+README_PLATFORMS = {
+    "Linux x86_64": ({"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64"},
+                     ("Linux", "x86_64")),
+    "Windows x86_64": ({"sys_platform": "win32", "platform_system": "Windows", "platform_machine": "AMD64"},
+                       ("Windows", "AMD64")),
+    "Linux aarch64": ({"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "aarch64"},
+                      ("Linux", "aarch64")),
+    "macOS arm64": ({"sys_platform": "darwin", "platform_system": "Darwin", "platform_machine": "arm64"},
+                    ("Darwin", "arm64")),
+    "macOS x86_64": ({"sys_platform": "darwin", "platform_system": "Darwin", "platform_machine": "x86_64"},
+                     ("Darwin", "x86_64")),
+}
+
+
+def _readme_platform_rows() -> list[tuple[str, str, str]]:
+    """(machine, Python, what requirements.txt installs) for each row of README's Platforms table."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("## Platforms", 1)[1].split("\n## ", 1)[0]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("|") and not line.startswith("|---")]
+    assert rows and rows[0][0] == "machine", "README's Platforms section must open with its table"
+    return [tuple(r) for r in rows[1:]]
+
+
+def test_readme_platform_table_follows_the_requirement_markers():
+    """Each row of README's Platforms table: requirements.txt's markers, evaluated for that platform, install what it says."""
+    from packaging.requirements import Requirement
+
+    from helpers import device
+
+    reqs = [Requirement(line.split("#")[0]) for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()
+            if line.split("#")[0].strip()]
+    supported = f"{device.PYTHONS[0][0]}.{device.PYTHONS[0][1]}–{device.PYTHONS[-1][0]}.{device.PYTHONS[-1][1]}"
+    rows = _readme_platform_rows()
+    for machine, python, installs in rows:
+        key = next((k for k in README_PLATFORMS if machine.startswith(k)), None)
+        assert key, f"README platform row {machine!r}: add its marker variables to README_PLATFORMS"
+        env, (system, arch) = README_PLATFORMS[key]
+        tf = sorted(r.name for r in reqs if r.name.startswith("tensorflow") and (r.marker is None or r.marker.evaluate(env)))
+        if installs.startswith("nothing"):
+            assert python == "—" and device.platform_problem((3, 11), system, arch), \
+                f"{machine}: README says nothing installs, so `make setup` must refuse it before pip"
+            continue
+        named = re.match(r"`([^`]+)`", installs)
+        assert named and tf == [named.group(1)], f"{machine}: README says {installs!r}, the markers select {tf}"
+        assert python == supported, f"{machine}: README says Python {python}, the pins support {supported}"
+        for version in device.PYTHONS:
+            assert device.platform_problem(version, system, arch) is None, (machine, version)
+    assert {k for k in README_PLATFORMS if any(m.startswith(k) for m, _, _ in rows)} == set(README_PLATFORMS)
+
+
 def test_requires_python_matches_the_supported_pythons():
     """pyproject's requires-python, the Makefile's check and environment.yml agree on the Pythons."""
     import tomllib

@@ -103,3 +103,79 @@ def test_the_prepared_stamp_follows_helpers_and_ignores_tools(tmp_path, monkeypa
         assert fingerprint() != first, "a helpers/ edit must change the stamp"
     finally:
         cache.code_fingerprint.cache_clear()
+
+
+# ------------------------------------------------------------------ a read-only course cache
+READ_ONLY_SCRIPT = '''
+import json, sys
+from helpers import cache
+CALLS = []
+@cache.cached
+def double(x):
+    CALLS.append(x)
+    return 2 * x
+xs = [int(a) for a in sys.argv[1:]]
+first, again = [double(x) for x in xs], [double(x) for x in xs]
+print(json.dumps({"results": first + again, "calls": CALLS, "cached": [cache.is_cached(double, x) for x in xs]}))
+'''
+
+
+def _can_bwrap() -> bool:
+    import shutil
+    import subprocess
+
+    return bool(shutil.which("bwrap")) and subprocess.run(
+        ["bwrap", "--dev-bind", "/", "/", "true"], capture_output=True).returncode == 0
+
+
+def _run(script, args: list[str], env: dict, read_only: tuple = ()) -> tuple[dict, str]:
+    """Run ``script`` in a fresh Python with ``read_only`` folders mounted read-only (bubblewrap) or not writable."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, str(script), *args]
+    if read_only:
+        if _can_bwrap():  # a read-only mount, as on a classroom server: EROFS even for root
+            cmd = ["bwrap", "--dev-bind", "/", "/",
+                   *[x for folder in read_only for x in ("--ro-bind", str(folder), str(folder))], *cmd]
+        elif os.name != "nt" and os.geteuid() != 0:  # a folder without write permission
+            for folder in read_only:
+                for path in [folder, *folder.rglob("*")]:
+                    path.chmod(0o555 if path.is_dir() else 0o444)
+        else:
+            pytest.skip("no bubblewrap, and root (or Windows) can write a folder without write permission: "
+                        "apt-get install bubblewrap")
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cache.REPO_ROOT,
+                          env={**os.environ, **env, "PYTHONPATH": str(cache.REPO_ROOT)})
+    for folder in read_only:  # let pytest clean up
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+def test_a_read_only_cache_is_read_and_misses_go_to_the_learners_folder_or_memory(tmp_path, monkeypatch):
+    """A classroom's shared cache, prepared once and read-only for students: a miss computes, never fails."""
+    script, shared, own = tmp_path / "lesson.py", tmp_path / "shared-cache", tmp_path / "home-cache"
+    script.write_text(READ_ONLY_SCRIPT)
+    env = {"COURSE_CACHE_DIR": str(shared), "XDG_CACHE_HOME": str(own)}
+    monkeypatch.setenv("XDG_CACHE_HOME", str(own))
+    assert cache.user_cache_dir() == own.resolve() / "transfer-learning-medicine"
+    out, _ = _run(script, ["2"], env)  # the instructor prepares the cache
+    assert out == {"results": [4, 4], "calls": [2], "cached": [True]}
+    prepared = sorted(shared.rglob("*.joblib"))
+    assert len(prepared) == 1
+
+    out, _ = _run(script, ["2", "3"], env, read_only=(shared,))
+    assert out["results"] == [4, 6, 4, 6] and out["cached"] == [True, True]
+    assert out["calls"] == [3], "the prepared result is read from the read-only cache; only the miss is computed"
+    assert sorted(shared.rglob("*.joblib")) == prepared
+    assert len(list(cache.user_cache_dir().rglob("*.joblib"))) == 1, "the miss is kept per user"
+
+    own.mkdir(exist_ok=True)
+    out, err = _run(script, ["2", "3", "5"], env, read_only=(shared, own))
+    assert out["results"] == [4, 6, 10, 4, 6, 10] and out["cached"] == [True, True, True]
+    assert out["calls"] == [5], "3 comes from the learner's folder; 5 is computed once and kept in memory"
+    assert "kept in memory" in err and "COURSE_CACHE_DIR" in err, err

@@ -120,17 +120,33 @@ def test_training_stops_once_no_seed_improves_for_patience_checkpoints(monkeypat
     assert aucs[-1] <= max(aucs[:-1]) and run["steps_trained"] == run["checkpoints"][-1][0]
 
 
-def test_transfer_linear_probe_keeps_the_pretrained_base(short_training, tmp_path):
+def test_transfer_linear_probe_keeps_the_pretrained_base(short_training, monkeypatch):
+    """A linear probe trains the head only: after training, the base holds exactly the pretrained weights."""
+    import keras
     from helpers import pretrain as P
     from helpers.models import build_cnn_base, save_weights
 
-    base = build_cnn_base(**P.ARCH)
-    save_weights(base, P.weights_path("simclr_chest"))
+    path = save_weights(build_cnn_base(**P.ARCH), P.weights_path("simclr_chest"))
+    pretrained = dict(np.load(path))
+    built = []
+    real_build = C._build
+    monkeypatch.setattr(C, "_build", lambda *a, **k: built.append(real_build(*a, **k)) or built[-1])
     cell = C.run_cell("breastmnist", None, "transfer", "linear probe", (0,))
     run = cell["runs"][0]
     assert run["n_train"] == len(load_dataset("breastmnist").train.y)
     assert run["checkpoints"][-1][0] <= 6
     assert run["proba_test"].min() >= 0 and run["proba_test"].max() <= 1
+    trained = built[0]  # seed 0's branch of the stacked model that fit() trained
+    keras.utils.set_random_seed(0)
+    start = real_build("transfer", C.recipe("transfer", "linear probe"), load_dataset("breastmnist"),
+                       load_dataset("breastmnist").train.x, name="start")  # the seed's starting weights
+    base = trained.get_layer("base")
+    assert {v.path for v in base.weights} == set(pretrained)
+    for v in base.weights:
+        np.testing.assert_array_equal(v.numpy(), pretrained[v.path],
+                                      err_msg=f"the linear probe changed the pretrained base's {v.path}")
+    assert not np.array_equal(trained.get_layer("head").kernel.numpy(), start.get_layer("head").kernel.numpy()), \
+        "the head must have trained (else the base check proves nothing)"
 
 
 def test_stacked_model_keeps_each_branch_on_its_own_input():
