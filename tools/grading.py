@@ -17,25 +17,24 @@ and its kernel runs inside bubblewrap: only the submission's scratch folder is
 writable; the Python installation, ``helpers/``, ``tools/``, the data and the cache are
 mounted read-only; the course folder, other submissions, the gradebook and the
 network are not there at all; memory, file size and CPU time are capped by
-rlimits and each cell by a timeout. The kernel's own verdicts on hidden tests
-are not trusted: it only records what the learner's functions returned
-(tools.judge), through a FIFO read here, and one judge process outside the
-sandbox re-runs the hidden tests of solutions/ against those records. The
-instructor-side process imports the scores and the judge's verdicts into the
-real gradebook. See docs/instructor.md for the limits.
+rlimits and each cell by a timeout. No hidden test runs in the kernel: the
+executor strips the hidden sections before a tests cell reaches it, and then
+runs them itself, outside the sandbox (tools.judge.Judge), calling the
+learner's functions in the kernel one execute request at a time and reading
+the answer, as plain data, from the reply to that request. The instructor-side
+process imports the scores and the verdicts into the real gradebook. See
+docs/instructor.md for the guarantee and its limits.
 
 The course's one nbgrader runner (:func:`nbgrader`) and its one ``release``
 (also behind ``python -m tools.course release``, which regenerates
 ``notebooks/`` without the exchange) live here.
 
-Importable inside the sandboxed kernel (``load_ipython_extension`` restores
-NumPy, scikit-learn, builtins and the course's metric helpers before every
-tests cell), so this module imports nothing heavy at the top.
+Importable inside the sandboxed kernel (``load_ipython_extension`` reports the
+kernel's memory and CPU time), so this module imports nothing heavy at the top.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
@@ -64,7 +63,9 @@ CPU_LIMIT_S = int(os.environ.get("COURSE_GRADING_CPU_S", "3600"))
 FILE_SIZE_LIMIT_MB = 512
 TIMEOUT_GRACE_S = 10  # after an interrupt, a kernel that does not answer within this is killed
 USAGE_FILE = ".grading-usage.json"
-RECORDS_LOG = "judge-records.jsonl"  # what the kernel recorded for the judge (outside the sandbox)
+VERDICTS_FILE = "judge-verdicts.json"  # written by the executor, outside the sandbox (course copy root)
+TRANSCRIPT_FILE = "judge-transcript.jsonl"  # what the kernel answered to every call
+JUDGE_CALL_TIMEOUT_S = int(os.environ.get("COURSE_JUDGE_CALL_TIMEOUT", "120"))
 
 
 def course_root() -> Path:
@@ -382,8 +383,7 @@ def _bwrap_command(scratch: Path, runtime: Path, kernel_argv: list[str], env: di
 
 def _kernel_env(scratch: Path) -> dict[str, str]:
     keep = ("PATH", "LANG", "LC_ALL", "COURSE_DATA_DIR", "COURSE_CACHE_DIR", "TF_CPP_MIN_LOG_LEVEL",
-            "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "COURSE_GRADING_TESTS", "COURSE_JUDGE_LOG",
-            "PYTHONHASHSEED", "KERAS_BACKEND")
+            "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "PYTHONHASHSEED", "KERAS_BACKEND")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     for var in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR"):  # symlinked folders: the sandbox mounts the target
         if env.get(var):
@@ -436,54 +436,12 @@ def kernel_main(connection_file: str, extra: list[str]) -> None:
     os.execv(cmd[0], cmd)
 
 
-# Inside the sandboxed kernel: put the checkers back before every tests cell.
-_PROTECTED = ("builtins", "math", "operator", "functools", "numpy", "sklearn", "helpers", "tools")
-
-
-def _cell_hashes(source: str) -> set[str]:
-    return {hashlib.sha256(s.encode()).hexdigest() for s in (source, source.strip())}
-
-
 def load_ipython_extension(ip: Any) -> None:  # pragma: no cover - runs inside the kernel
-    """Snapshot the pristine checkers and restore them before every tests cell.
+    """Inside the sandboxed kernel: write the kernel's peak memory and CPU time at exit (the bench reads them).
 
-    A solution cell that replaces ``np.allclose``, ``builtins.len`` or
-    ``metrics.roc_auc`` at module level is undone before the hidden tests run.
-    (The static scan flags the rest; see docs/instructor.md.)
+    Nothing else: no hidden test runs in the kernel, so there is no checker to protect there.
     """
     import atexit
-    import builtins  # noqa: F401
-    from tools import judge
-    log = os.environ.pop(judge.RECORDS_ENV, "")
-    if log:  # before the snapshot, so that restoring the modules keeps record mode
-        judge.start_recording(log)
-    import math  # noqa: F401
-    import numpy  # noqa: F401
-    import sklearn.metrics  # noqa: F401
-    for name in ("helpers.metrics",):
-        try:
-            __import__(name)
-        except Exception:
-            pass
-    snapshot = {name: (mod, dict(vars(mod))) for name, mod in list(sys.modules.items())
-                if mod is not None and name.split(".")[0] in _PROTECTED}
-    tests = set(filter(None, os.environ.pop("COURSE_GRADING_TESTS", "").split(",")))
-    mods = dict(sys.modules)
-    missing = object()
-
-    def restore(info: Any = None) -> None:
-        raw = getattr(info, "raw_cell", "") or ""
-        if not (_cell_hashes(raw) & tests or "### BEGIN HIDDEN TESTS" in raw):
-            return
-        for name, (mod, saved) in snapshot.items():
-            namespace = vars(mod)
-            for key, value in saved.items():
-                if namespace.get(key, missing) is not value:
-                    namespace[key] = value
-            if sys.modules.get(name) is not mod:
-                sys.modules[name] = mods[name]
-
-    ip.events.register("pre_run_cell", restore)
 
     def usage() -> None:
         import resource  # Unix only, like the sandbox that loads this extension
@@ -498,8 +456,30 @@ def load_ipython_extension(ip: Any) -> None:  # pragma: no cover - runs inside t
 
 
 # ------------------------------------------------- nbgrader executor (instructor side)
+def _grader_judge(call: Any) -> Any:
+    """The judge of the submission being graded (``COURSE_GRADING_SOURCE``), or None when nothing is judged."""
+    from tools.judge import Judge, source_of
+    path = os.environ.get("COURSE_GRADING_SOURCE")
+    if not path:
+        return None
+    return Judge(source_of(path), call)
+
+
+def _save_verdicts(judge: Any, verdicts: dict) -> None:
+    """Write the verdicts and the transcript of calls beside the course copy (outside the sandbox)."""
+    if judge is None:
+        return
+    root = Path(os.environ.get("COURSE_ROOT", "."))
+    (root / VERDICTS_FILE).write_text(json.dumps(verdicts))
+    with open(root / TRANSCRIPT_FILE, "w", encoding="utf-8") as f:
+        for entry in judge.transcript:
+            f.write(json.dumps(entry) + "\n")
+
+
 def _sandbox_execute_class() -> type:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from tools import judge as _judge
+    from tools.judge import strip_hidden
     from nbclient.util import ensure_async, run_sync
     from nbformat.notebooknode import NotebookNode
     from nbgrader.preprocessors import Execute
@@ -518,23 +498,105 @@ def _sandbox_execute_class() -> type:
 
         def preprocess(self, nb, resources, km=None):  # type: ignore[override]
             self._gone = ""
-            return super().preprocess(nb, resources, km=km)
+            self._judge, self._verdicts = _grader_judge(self._call_in_kernel), {}
+            try:
+                return super().preprocess(nb, resources, km=km)
+            finally:
+                _save_verdicts(self._judge, self._verdicts)
 
         async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+            if cell.cell_type == "code":  # the kernel never sees a hidden test (nbgrader put them back)
+                cell.source = strip_hidden(cell.source)
             if self._gone:
                 if cell.cell_type == "code" and cell.source.strip():
                     cell.outputs = [error("KernelGone", f"not executed: {self._gone}")]
+                self._judge_cell(cell)
                 return cell
             start = time.perf_counter()
             try:
                 out = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
                 if cell.cell_type == "code" and cell.source.strip():
                     self.log.info("[grading] cell %d took %.1f s", cell_index, time.perf_counter() - start)
-                return out
             except (DeadKernelError, CellTimeoutError) as exc:
                 self._gone = self._gone or f"the kernel died in cell {cell_index} ({type(exc).__name__})"
                 cell.outputs = list(cell.get("outputs", [])) + [error("DeadKernelError", self._gone)]
-                return cell
+                out = cell
+            await self._async_judge_cell(cell)
+            return out
+
+        def _judge_cell(self, cell) -> dict | None:
+            """Verdict of a tests cell whose kernel is gone: 0, with the reason."""
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if self._judge is None or gid not in self._judge.cells:
+                return None
+            verdict = {"passed": False, "message": f"Hidden tests: 0 points, {self._gone or 'not run'}."}
+            self._verdicts[gid] = verdict
+            cell.outputs = list(cell.get("outputs", [])) + [error("HiddenTestsFailed", verdict["message"])]
+            return verdict
+
+        async def _async_judge_cell(self, cell) -> None:
+            """Run the cell's hidden tests here (the grader), calling the student's functions in the kernel."""
+            import asyncio
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if self._judge is None or gid not in self._judge.cells:
+                return
+            if self._gone:
+                self._judge_cell(cell)
+                return
+            self._loop = asyncio.get_running_loop()
+            start = time.perf_counter()
+            verdict = await self._loop.run_in_executor(None, self._judge.run, gid)
+            self.log.info("[grading] hidden tests of %s took %.1f s: %s", gid, time.perf_counter() - start,
+                          verdict["message"])
+            self._verdicts[gid] = verdict
+            if verdict["passed"]:
+                cell.outputs = list(cell.get("outputs", [])) + [
+                    NotebookNode(output_type="stream", name="stdout", text=verdict["message"] + "\n")]
+            else:
+                cell.outputs = list(cell.get("outputs", [])) + [error("HiddenTestsFailed", verdict["message"])]
+
+        def _call_in_kernel(self, name: str, request: str) -> str:
+            """One call of the student's function (from the judge's thread): the reply to our request only."""
+            import asyncio
+            if self._gone:
+                raise _judge.MalformedAnswer(f"{name}: {self._gone}")
+            future = asyncio.run_coroutine_threadsafe(self._async_call(name, request), self._loop)
+            return future.result()
+
+        async def _async_call(self, name: str, request: str) -> str:
+            import ast as _ast
+            expr = f"__import__('tools.judge').judge.serve({name}, {request!r})"
+            msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"r": expr},
+                                     allow_stdin=False)
+            deadline = time.monotonic() + JUDGE_CALL_TIMEOUT_S
+            while True:
+                left = deadline - time.monotonic()
+                try:
+                    if left <= 0:
+                        raise TimeoutError
+                    msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=left))
+                except Exception:
+                    await ensure_async(self.km.interrupt_kernel())
+                    if not await self._responsive(TIMEOUT_GRACE_S):
+                        self._gone = f"{name} did not answer within {JUDGE_CALL_TIMEOUT_S} s; the kernel was killed"
+                        await ensure_async(self.km.shutdown_kernel(now=True))
+                    raise _judge.MalformedAnswer(f"{name} did not answer within {JUDGE_CALL_TIMEOUT_S} s") from None
+                if msg.get("parent_header", {}).get("msg_id") == msg_id:  # the reply to this request, no other
+                    break
+            content = msg.get("content", {})
+            result = content.get("user_expressions", {}).get("r", {})
+            if content.get("status") != "ok" or result.get("status") != "ok":
+                what = result.get("ename") or content.get("ename") or content.get("status")
+                if what == "NameError":
+                    raise _judge.MalformedAnswer(f"{name} is not defined in the notebook")
+                raise _judge.MalformedAnswer(f"the call of {name} failed in the kernel ({what})")
+            try:
+                text = _ast.literal_eval(result["data"]["text/plain"])
+                if not isinstance(text, str):
+                    raise ValueError
+            except (ValueError, SyntaxError, KeyError, TypeError, MemoryError, RecursionError):
+                raise _judge.MalformedAnswer(f"the answer of {name} could not be read") from None
+            return text
 
         execute_cell = run_sync(async_execute_cell)
 
@@ -581,7 +643,7 @@ class Result:
     flags: dict[str, list[str]] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
-    verdicts: dict[str, dict] = field(default_factory=dict)
+    verdicts: dict[str, dict] | None = field(default_factory=dict)
 
     @property
     def slowest_cell(self) -> float:
@@ -632,67 +694,6 @@ def _copy_regular(src: Path, dst: Path) -> list[str]:
     return skipped
 
 
-def _test_hashes(db: Path, assignment: str) -> list[str]:
-    """sha256 of every tests cell's source as the kernel will see it (also when nbgrader re-adds it)."""
-    from nbgrader.api import Gradebook
-    hashes: set[str] = set()
-    with Gradebook(f"sqlite:///{db}") as gb:
-        for nb in gb.find_assignment(assignment).notebooks:
-            for cell in nb.source_cells:
-                if cell.cell_type == "code" and any(g.name == cell.name for g in nb.grade_cells):
-                    added = ("# This cell (id:{0}) was missing from the submission. "
-                             "It was added back by nbgrader.\n\n{1}").format(cell.name, cell.source)
-                    hashes |= _cell_hashes(cell.source) | _cell_hashes(added)
-    return sorted(hashes)
-
-
-class _RecordReader:
-    """Copies what the sandboxed kernel writes into its records FIFO to a file outside the sandbox.
-
-    Lines are kept in arrival order, so a record cannot be changed after the
-    call that produced it (the judge keeps the first record of every call).
-    """
-
-    MAX_BYTES = 512 * 2**20
-
-    def __init__(self, fifo: Path, out: Path) -> None:
-        import threading
-        os.mkfifo(fifo, 0o600)
-        self._rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-        self._wfd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # no EOF while the kernel is not writing
-        self._out, self._stop = open(out, "wb"), threading.Event()
-        self._written = 0
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        import select
-        while select.select([self._rfd], [], [], 0)[0]:
-            try:
-                chunk = os.read(self._rfd, 1 << 20)
-            except BlockingIOError:
-                return
-            if not chunk:
-                return
-            if self._written < self.MAX_BYTES:
-                self._out.write(chunk)
-                self._written += len(chunk)
-
-    def _run(self) -> None:
-        import select
-        while not self._stop.is_set():
-            if select.select([self._rfd], [], [], 0.2)[0]:
-                self._drain()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._drain()
-        for fd in (self._rfd, self._wfd):
-            os.close(fd)
-        self._out.close()
-
-
 def late_penalty() -> str:
     """What a late submission costs: ``COURSE_LATE_PENALTY`` = none (only marked late) or zero."""
     method = os.environ.get("COURSE_LATE_PENALTY", "none")
@@ -726,12 +727,10 @@ def _grade_in_sandbox(root: Path, assignment: str, student: str, timeout: int,
     (tmp / "share/jupyter/kernels" / KERNEL_NAME / "kernel.json").write_text(json.dumps(spec))
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp / "config"), "JUPYTER_PATH": str(tmp / "share/jupyter"),
            "JUPYTER_DATA_DIR": str(tmp / "share/jupyter"), "JUPYTER_RUNTIME_DIR": str(runtime),
-           "COURSE_GRADING_TESTS": ",".join(_test_hashes(tmp / "gradebook.db", assignment)),
+           "COURSE_GRADING_SOURCE": str(root / "solutions" / assignment / f"{assignment}.ipynb"),
            "COURSE_ROOT": str(tmp), "PYTHONPATH": str(REPO_ROOT), "COURSE_GRADING_IPC_DIR": str(runtime), "COURSE_GRADING_MEMORY_GB": str(memory_gb)}
     env.pop("COURSE_EXCHANGE", None)
     env["PATH"] = _venv_path(env.get("PATH", ""))
-    env["COURSE_JUDGE_LOG"] = str(runtime / "judge.fifo")
-    reader = _RecordReader(runtime / "judge.fifo", tmp / RECORDS_LOG)
     cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force"]
     proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
@@ -743,8 +742,6 @@ def _grade_in_sandbox(root: Path, assignment: str, student: str, timeout: int,
         out, _ = proc.communicate()
         out += f"\n[grading] submission exceeded {timeout} s and was stopped\n"
         ok = False
-    finally:
-        reader.close()
     if skipped:
         out += f"\n[grading] not copied (symlinks or special files): {skipped}\n"
     graded = tmp / "autograded" / student / assignment
@@ -773,9 +770,13 @@ def _import_scores(root: Path, assignment: str, result: Result, tmp: Path) -> No
     records.unlink(missing_ok=True)
     if result.ok:
         _copy_regular(graded, dest)
-        if (tmp / RECORDS_LOG).is_file():
+        if (tmp / TRANSCRIPT_FILE).is_file():
             records.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(tmp / RECORDS_LOG, records)
+            shutil.copyfile(tmp / TRANSCRIPT_FILE, records)
+        try:
+            result.verdicts = json.loads((tmp / VERDICTS_FILE).read_text())
+        except (OSError, ValueError):
+            result.verdicts = None  # the grader's judge did not finish: 0, and ask a human
         for path in sorted(dest.glob("*.ipynb")):
             found = scan_notebook(nbformat.read(path, as_version=4))
             if found:
@@ -817,32 +818,6 @@ def _import_scores(root: Path, assignment: str, result: Result, tmp: Path) -> No
             pass
 
 
-def _run_judge(root: Path, assignment: str, results: list[Result]) -> dict[str, dict[str, dict]] | None:
-    """Verdicts of the hidden tests for every graded submission, from one trusted judge process.
-
-    The judge (tools.judge) runs outside any sandbox and never executes
-    student code: it reads the plain-data records the sandboxed kernels wrote
-    and re-runs the hidden tests of solutions/ against them. None if it failed.
-    """
-    source = root / "solutions" / assignment / f"{assignment}.ipynb"
-    ok = [r for r in results if r.ok]
-    if not ok:
-        return {}
-    folders = {str(_records_path(root, assignment, r.student)): r.student for r in ok}
-    with tempfile.TemporaryDirectory(prefix="judge-") as tmp:
-        out = Path(tmp) / "verdicts.json"
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
-        cmd = [sys.executable, "-m", "tools.judge", str(source), *folders, "--out", str(out)]
-        proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True,
-                              timeout=300 + 60 * len(folders))
-        log = root / "grading-logs" / assignment / "judge.log"
-        log.write_text(proc.stdout + proc.stderr)
-        if proc.returncode != 0 or not out.is_file():
-            return None
-        raw = json.loads(out.read_text())
-    return {folders[k]: v for k, v in raw.items()}
-
-
 def _records_path(root: Path, assignment: str, student: str) -> Path:
     """Where a submission's records are kept for the judge (instructor side, never in a sandbox)."""
     return root / "grading-records" / assignment / f"{student}.jsonl"
@@ -873,7 +848,7 @@ def _apply_verdicts(root: Path, assignment: str, result: Result, verdicts: dict[
         gb.db.commit()
         subm = gb.find_submission(assignment, result.student)
         result.scores = {g.name: g.score for nb in subm.notebooks for g in nb.grades}
-        result.verdicts = verdicts or {}
+        result.verdicts = verdicts
 
 
 def autograde(assignment: str, students: list[str] | None = None, jobs: int = 1,
@@ -908,9 +883,8 @@ def autograde(assignment: str, students: list[str] | None = None, jobs: int = 1,
                 shutil.rmtree(tmp, ignore_errors=True)
             (logs / f"{result.student}.log").write_text(result.log)
             results.append(result)
-    verdicts = _run_judge(root, assignment, results)
     for result in results:
-        _apply_verdicts(root, assignment, result, None if verdicts is None else verdicts.get(result.student, {}))
+        _apply_verdicts(root, assignment, result, result.verdicts)
         if not quiet:
             total = sum(v for v in result.scores.values() if v is not None)
             note = "" if result.ok else "  GRADING FAILED (0, flagged)"
