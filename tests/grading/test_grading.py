@@ -10,16 +10,18 @@ gradebook or exchange). Two autograde batches, each graded two at a time:
     symlinked submission, and the exchange / LMS-zip / feedback / export cycle.
   * lesson 05's real release (issue 13): an honest submission, one that follows
     the CI instructions literally, and the in-kernel tricks of
-    tests/fixtures/grading/attacks.py, all in one batch: the judge
-    (tools.judge), not the kernel, gives the verdicts.
+    tests/fixtures/grading/attacks.py, all in one batch: the grader
+    (tools.judge), not the kernel, gives the verdicts;
+  * lesson 02's real release (issue 20): an honest submission and attacks that
+    look for the hidden tests in the kernel, claim the grader's wrapper or swap
+    tools.judge's code there, and a malformed answer.
 Plus cheap checks: no release contains a line of any solution or hidden test;
-the judge passes every lesson's reference answers and fails without records;
-plain-data records, model facts; feedback of every lesson shows no hidden line.
+the grader passes every lesson's reference answers and fails without answers;
+forged models fail; feedback of every lesson shows no hidden line.
 """
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 import shutil
@@ -30,7 +32,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 
 from helpers import REPO_ROOT
@@ -345,9 +346,14 @@ def fixture_batch(env):
     before = sorted(cache.rglob("*")) if cache.is_dir() else []
     results = grading.autograde(FIXTURE, jobs=2, root=root, quiet=True, cell_timeout=8, memory_gb=3)
     after = sorted(cache.rglob("*")) if cache.is_dir() else []
-    grading.feedback(FIXTURE, root=root)
+    released = grading.feedback(FIXTURE, root=root)
+    fetched_feedback = run("fetch_feedback", FIXTURE)
     csv_path = grading.export("grades.csv", root=root)
+    FIXTURE_CYCLE.update(released=released, fetched=fetched_feedback, student_dir=student_dir)
     return root, {r.student: r for r in results}, csv_path, (before, after)
+
+
+FIXTURE_CYCLE: dict = {}  # the feedback step of fixture_batch, as the students saw it
 
 
 @needs_bwrap
@@ -415,6 +421,35 @@ def test_due_date_marks_late_submissions(fixture_batch):
         assert bob.timestamp == datetime(2020, 1, 2, 3, 4, 6) and bob.total_seconds_late == 0
     with pytest.raises(ValueError, match="time zone"):
         grading.set_due_date(FIXTURE, "2026-12-01 23:59", root=root)
+
+
+@needs_bwrap
+def test_feedback_reaches_exchange_and_lms_students(fixture_batch):
+    """A mixed class (alice through the exchange, bob from an LMS zip): alice fetches her feedback,
+    bob's is in the zip to upload through the LMS; nbgrader's release step no longer fails silently."""
+    root = fixture_batch[0]
+    released = FIXTURE_CYCLE["released"]
+    assert released["exchange"] == ["alice"] and "bob" in released["lms"], released
+    fetched = list((FIXTURE_CYCLE["student_dir"] / FIXTURE / "feedback").rglob("*.html"))
+    assert fetched, FIXTURE_CYCLE["fetched"].stdout + FIXTURE_CYCLE["fetched"].stderr
+    with zipfile.ZipFile(root / "feedback-lms" / f"{FIXTURE}.zip") as z:
+        assert f"bob_{FIXTURE}.html" in z.namelist() and not any(n.startswith("alice_") for n in z.namelist())
+
+
+@needs_bwrap
+def test_a_course_side_failure_stops_the_batch_and_keeps_every_grade(fixture_batch):
+    """A sandbox that cannot start (here: a memory cap too small for Python) fails the instructor's own
+    solution first: the batch stops with one message and no grade changes (issue 20: they were zeroed)."""
+    root = fixture_batch[0]
+    before = scores(root, FIXTURE)
+    with pytest.raises(grading.CourseSideFailure, match="no grade was changed"):
+        grading.autograde(FIXTURE, jobs=2, root=root, quiet=True, memory_gb=0.05)
+    assert scores(root, FIXTURE) == before
+    proc = subprocess.run([sys.executable, "-m", "tools.grading", "autograde", FIXTURE, "--student", "alice"],
+                          env={**os.environ, "COURSE_ROOT": str(root), "COURSE_GRADING_MEMORY_GB": "0.05"},
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "failure on the course's side" in proc.stderr, proc.stderr[-2000:]
+    assert scores(root, FIXTURE) == before
 
 
 @needs_bwrap
@@ -636,3 +671,95 @@ def test_following_the_ci_instructions_literally_passes_the_self_check(attack_ba
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex2_bootstrap_ci_tests")
     assert not [o for o in cell.outputs if o.output_type == "error"], cell.outputs
     assert any("Self-check passed" in o.get("text", "") for o in cell.outputs)
+
+
+# ------------------------------- issue 20 on lesson 02's release: the grader calls the functions
+LESSON02 = "02_cnn_formula"
+
+
+@pytest.fixture(scope="module")
+def issue20_batch(env):
+    """Lesson 02's real release (no cached training needed): an honest submission and the attacks that,
+    before issue 20, read or claimed the hidden tests inside the kernel or forged its records."""
+    if not (REPO_ROOT / "solutions" / LESSON02).is_dir():
+        pytest.skip("lesson 02 is missing")
+    attacks = load_attacks()
+    root = make_course(env / "issue20", [LESSON02])
+    use_course(root)
+    grading.release(LESSON02, root=root)
+    good = answers_of(root / "solutions" / LESSON02 / f"{LESSON02}.ipynb")
+    submit(root, LESSON02, "honest", good)
+    for name, attack in attacks.LESSON02.items():
+        submit_attack(root, LESSON02, name, attack, good)
+    results = grading.autograde(LESSON02, jobs=2, root=root, quiet=True)
+    return root, {r.student: r for r in results}
+
+
+@needs_bwrap
+@pytest.mark.parametrize("student, ex1, ex2", [
+    ("honest", 4, 3),
+    ("oracle_history", 0, 0),   # reads In, its callers' code objects and every cached source for the hidden test
+    ("claim_wrapper", 0, 3),    # calls graded() before the tests cell and switches the kernel's tools.judge mode
+    ("judge_swap", 0, 3),       # swaps the code of tools.judge.serve and .expect in the kernel
+    ("empty_answer", 4, 0),     # an empty array: refused before any comparison
+])
+def test_attacks_on_the_grader_score_zero(issue20_batch, student, ex1, ex2):
+    root, results = issue20_batch
+    assert results[student].ok, results[student].log[-3000:]
+    got = scores(root, LESSON02)[student]
+    assert (got["ex1_conv2d_tests"], got["ex2_dense_tests"]) == (ex1, ex2), (got, results[student].log[-3000:])
+    assert got["review"] is False, got
+
+
+def hidden_lines(lesson: str) -> list[str]:
+    """Lines of a lesson's hidden tests that appear nowhere else in its source (the secret to protect)."""
+    nb = nbformat.read(REPO_ROOT / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
+    hidden, public = set(), set()
+    for cell in nb.cells:
+        for block in SECRET.finditer(cell.source):
+            if block.group(1) == "HIDDEN TESTS":
+                hidden |= {ln.strip() for ln in block.group(2).splitlines() if len(ln.strip()) >= 12}
+        public |= {ln.strip() for ln in SECRET.sub("", cell.source).splitlines()}
+    return sorted(hidden - public)
+
+
+@needs_bwrap
+def test_no_hidden_test_reaches_the_kernel(issue20_batch):
+    """The oracle attack harvested the input history, its callers' code and every cached source while the
+    grader called it: no hidden-test line was there to find."""
+    root, _ = issue20_batch
+    harvest = root / "autograded" / "oracle_history" / LESSON02 / "harvest.txt"
+    assert harvest.is_file() and harvest.stat().st_size > 1000, "the probe did not run"
+    text = harvest.read_text()
+    assert "def conv2d" in text  # it did read the history
+    leaked = [ln for ln in hidden_lines(LESSON02) if ln in text]
+    assert not leaked, leaked[:3]
+    assert "ORACLE conv2d found 0" in outputs(root, LESSON02, "oracle_history")
+
+
+@needs_bwrap
+def test_a_malformed_answer_scores_zero_with_a_clear_message(issue20_batch):
+    root, _ = issue20_batch
+    nb = nbformat.read(root / "autograded" / "empty_answer" / LESSON02 / f"{LESSON02}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex2_dense_tests")
+    errors = [o for o in cell.outputs if o.output_type == "error" and o.ename == "HiddenTestsFailed"]
+    assert errors and "malformed answer" in errors[0].evalue and "dense_forward" in errors[0].evalue, cell.outputs
+    good = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex1_conv2d_tests")
+    assert any("Hidden tests passed" in o.get("text", "") for o in good.outputs)
+
+
+# ------------------------- lesson 04: models leave the kernel as data (in process, as the kernel serves them)
+def test_forged_models_score_zero(data_dir):
+    """A keras.Model subclass with forged layers and outputs (4 of 8 through the sandbox before issue 20) and a
+    head hidden in a Lambda: the grader cannot rebuild them from Keras's own classes, so 0 with a message."""
+    lesson = "04_finetune"
+    source = REPO_ROOT / "solutions" / lesson / f"{lesson}.ipynb"
+    if not source.is_file():
+        pytest.skip("lesson 04 is missing")
+    attacks = load_attacks()
+    nb = nbformat.read(source, as_version=4)
+    for name in ("lying_model", "lambda_model"):
+        verdicts = judge.judge_in_process(nb, answer_namespace(source, attacks.LESSON04[name]["answers"]))
+        assert not verdicts["ex1_build_finetune_tests"]["passed"], (name, verdicts)
+        assert "malformed answer" in verdicts["ex1_build_finetune_tests"]["message"], (name, verdicts)
+        assert verdicts["ex2_set_trainable_tests"]["passed"], (name, verdicts)
