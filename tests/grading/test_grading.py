@@ -700,7 +700,7 @@ def issue20_batch(env):
     ("honest", 4, 3),
     ("oracle_history", 0, 0),   # reads In, its callers' code objects and every cached source for the hidden test
     ("claim_wrapper", 0, 3),    # calls graded() before the tests cell and switches the kernel's tools.judge mode
-    ("judge_swap", 0, 3),       # swaps the code of tools.judge.serve and .expect in the kernel
+    ("judge_swap", 0, 0),       # swaps the code of tools.judge.serve and .expect in the kernel: every answer forged
     ("empty_answer", 4, 0),     # an empty array: refused before any comparison
 ])
 def test_attacks_on_the_grader_score_zero(issue20_batch, student, ex1, ex2):
@@ -712,7 +712,8 @@ def test_attacks_on_the_grader_score_zero(issue20_batch, student, ex1, ex2):
 
 
 def hidden_lines(lesson: str) -> list[str]:
-    """Lines of a lesson's hidden tests that appear nowhere else in its source (the secret to protect)."""
+    """Lines of a lesson's hidden tests that appear nowhere public: not elsewhere in its source, not in the
+    course's code (``conv2d = graded("conv2d", conv2d)`` is in tools/judge.py's docstring), the secret to protect."""
     nb = nbformat.read(REPO_ROOT / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
     hidden, public = set(), set()
     for cell in nb.cells:
@@ -720,7 +721,8 @@ def hidden_lines(lesson: str) -> list[str]:
             if block.group(1) == "HIDDEN TESTS":
                 hidden |= {ln.strip() for ln in block.group(2).splitlines() if len(ln.strip()) >= 12}
         public |= {ln.strip() for ln in SECRET.sub("", cell.source).splitlines()}
-    return sorted(hidden - public)
+    code = "\n".join(p.read_text() for d in ("tools", "helpers") for p in sorted((REPO_ROOT / d).rglob("*.py")))
+    return sorted(ln for ln in hidden - public if ln not in code)
 
 
 @needs_bwrap
@@ -732,7 +734,9 @@ def test_no_hidden_test_reaches_the_kernel(issue20_batch):
     assert harvest.is_file() and harvest.stat().st_size > 1000, "the probe did not run"
     text = harvest.read_text()
     assert "def conv2d" in text  # it did read the history
-    leaked = [ln for ln in hidden_lines(LESSON02) if ln in text]
+    secret = hidden_lines(LESSON02)
+    assert len(secret) > 20
+    leaked = [ln for ln in secret if ln in text]
     assert not leaked, leaked[:3]
     assert "ORACLE conv2d found 0" in outputs(root, LESSON02, "oracle_history")
 
