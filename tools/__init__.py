@@ -2,10 +2,11 @@
 
 - ``python -m tools.course``: prepare the cache, copy the workspace, regenerate
   ``notebooks/`` (``release``), the timing report and the README's lesson table;
-- ``python -m tools.grading``: one nbgrader cycle with sandboxed autograding;
-- ``python -m tools.judge``: the hidden tests' verdicts, computed outside the
-  learner's kernel (the hidden tests of ``solutions/``, which learners never
-  see, call :func:`tools.judge.graded`).
+- ``python -m tools.grading`` (a package, ``tools/grading/``): one nbgrader
+  cycle with sandboxed autograding;
+- ``tools.judge``: the hidden tests of ``solutions/`` (which learners never
+  see) run by the grader outside the learner's kernel; they call the
+  learner's functions through :func:`tools.judge.graded`.
 
 The tools import the learner library (``helpers``) and its runners; ``helpers``
 never imports ``tools`` (tests/repo/test_architecture.py checks both), so no

@@ -1,10 +1,11 @@
-"""Hidden tests judged outside the student's process (lesson exercises; tools.grading autograde).
+"""Hidden tests run by the grader, which calls the learner's functions in the sandboxed kernel.
 
-A hidden test calls the learner's function through :func:`graded`::
+A hidden test names the learner's function through :func:`graded`::
 
     ### BEGIN HIDDEN TESTS
-    from tools.judge import graded
+    from tools.judge import graded, expect
     conv2d = graded("conv2d", conv2d)
+    out = expect(conv2d(x, k, b), "array", shape=(2, 13, 13, 2))   # type and shape, then values
     ...                      # the asserts, as readable as ever
     ### END HIDDEN TESTS
 
@@ -12,46 +13,46 @@ A hidden test calls the learner's function through :func:`graded`::
 
 * ``check`` (default: an instructor running the notebook, ``nbgrader validate``,
   the lesson tests): it returns the function itself; the asserts judge in-process.
-* ``record`` (the sandboxed grading kernel; tools.grading switches it on): it
-  calls the learner's function and sends every return value, as soon as it is
-  returned, as plain data (JSON, arrays as ``.npy`` loaded without pickle) down
-  a FIFO that the instructor-side grading process reads while the notebook runs.
-  Whatever the kernel's asserts conclude is ignored.
-* ``judge`` (``python -m tools.judge``, a process that never executes student
-  code): the hidden sections of the *source* notebook (solutions/, instructor
-  code) run again, with ``graded`` replaying the recorded values; the reference
-  values are computed here. A missing or malformed record fails that test.
+* ``judge`` (the trusted grading process, outside the sandbox: tools.grading's
+  executor switches it on through :class:`Judge`): it returns a proxy. Calling
+  the proxy sends the call's inputs, as plain data, into the student's kernel
+  (one request, answered by :func:`serve` there) and returns the answer decoded
+  from plain data (JSON, arrays as ``.npy`` loaded without pickle). No hidden
+  test code ever enters the kernel: the references and the asserts run here.
 
-For exercises that return a Keras model, the hidden test records facts measured
-by :func:`model_facts` / :func:`trainable_facts` (outputs on probe inputs,
-trainable weights, layer types, batch-norm statistics) and asserts on those.
+Models travel as data too: a Keras model argument is sent as its config JSON
+and weights, and a model the learner returns comes back the same way and is
+rebuilt here with ``safe_mode`` from built-in Keras classes only. A model
+argument the learner's function changes in place (``set_trainable``) comes
+back as data as well and its trainable flags and weights are copied onto the
+grader's own object, so the hidden test reads facts from the grader's copy.
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import base64
 import builtins
 import io
 import json
+import math
 import re
 import sys
-import traceback
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-RECORDS_ENV = "COURSE_JUDGE_LOG"  # the FIFO the sandboxed kernel records into
-MAX_RECORD_BYTES = 64 * 2**20
-MAX_CALLS = 500  # per graded() wrapper: later calls (outside the hidden tests) are not recorded
+MAX_REPLY_CHARS = 64 * 2**20
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
-_state: dict[str, Any] = {"mode": "check", "stream": None, "records": {}, "wraps": {}}
+_state: dict[str, Any] = {"mode": "check", "call": None, "transcript": None}
 
 
-class MissingRecord(BaseException):
-    """No usable record for a call the hidden test makes (a BaseException: `except Exception` cannot swallow it)."""
+class MalformedAnswer(BaseException):
+    """An answer that cannot be judged (wrong type or shape, empty, NaN, not plain data, no reply).
+
+    A BaseException: a hidden test's ``except Exception`` (or ``except ValueError``) cannot swallow it.
+    """
 
 
 class RecordedError(Exception):
@@ -59,44 +60,22 @@ class RecordedError(Exception):
 
 
 class Opaque:
-    """Stands, in the judge, for a value that could not be recorded as plain data (e.g. a Keras model)."""
+    """Stands for a value that is not plain data (kernel side, in :func:`encode`)."""
 
     def __init__(self, type_name: str) -> None:
         self.type_name = type_name
 
     def __repr__(self) -> str:
-        return f"<recorded {self.type_name}>"
-
-
-# ------------------------------------------------------------------ modes
-def start_recording(log: Path | str) -> None:
-    """Record mode (the sandboxed grading kernel): append one JSON line per call to ``log``.
-
-    In the sandbox ``log`` is a FIFO read by the instructor-side grading process
-    as the lines arrive, so a record cannot be rewritten after the call (the
-    first record of a call wins; see :func:`read_log`).
-    """
-    stream = open(log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as the kernel
-    _state.update(mode="record", stream=stream, wraps={})
-
-
-def _start_judging(records: dict) -> None:
-    _state.update(mode="judge", records=records, wraps={})
+        return f"<{self.type_name}>"
 
 
 def graded(name: str, fn: Callable) -> Callable:
     """The learner's function ``fn`` as the hidden test must call it (see the module docstring)."""
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"graded(name, fn): name must be the function's name as a string, got {name!r}")
-    mode = _state["mode"]
-    if mode == "check":
-        return getattr(fn, "_judge_original", fn)
-    k = _state["wraps"].get(name, 0)
-    _state["wraps"][name] = k + 1
-    key = f"{name}.{k}"
-    if mode == "record":
-        return _recorder(key, getattr(fn, "_judge_original", fn))
-    return _replayer(key, _state["records"])
+    if _state["mode"] == "check":
+        return fn
+    return _Remote(name)
 
 
 # -------------------------------------------------------- plain-data codec
@@ -106,8 +85,17 @@ def _npy(a: np.ndarray) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def _load_npy(text: str) -> np.ndarray:
+    return np.load(io.BytesIO(base64.b64decode(text, validate=True)), allow_pickle=False)
+
+
+def _is_keras_model(value: Any) -> bool:
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(value, keras.Model)
+
+
 def encode(value: Any, depth: int = 0) -> dict:
-    """A JSON-able description of a return value; anything that is not plain data becomes 'opaque'."""
+    """A JSON-able description of a value; a Keras model as config + weights; anything else 'opaque'."""
     if depth > 12:
         return {"t": "opaque", "type": "deeply nested"}
     kind = type(value)
@@ -123,15 +111,13 @@ def encode(value: Any, depth: int = 0) -> dict:
         return {"t": kind.__name__, "v": [encode(v, depth + 1) for v in value]}
     if kind is dict:
         return {"t": "dict", "v": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
+    if _is_keras_model(value):
+        return {"t": "model", "config": value.to_json(), "weights": [_npy(np.asarray(w)) for w in value.get_weights()]}
     return {"t": "opaque", "type": f"{kind.__module__}.{kind.__qualname__}"}
 
 
-def _load_npy(text: str) -> np.ndarray:
-    return np.load(io.BytesIO(base64.b64decode(text, validate=True)), allow_pickle=False)
-
-
 def decode(data: Any, depth: int = 0) -> Any:
-    """The value described by :func:`encode` (plain Python and NumPy types only); ValueError if malformed."""
+    """The value described by :func:`encode` (plain Python, NumPy, rebuilt models); ValueError if malformed."""
     if not isinstance(data, dict) or depth > 13:
         raise ValueError("malformed record")
     t = data.get("t")
@@ -161,127 +147,246 @@ def decode(data: Any, depth: int = 0) -> Any:
                 raise ValueError("malformed dict key")
             out[key] = decode(pair[1], depth + 1)
         return out
+    if t == "model":
+        return rebuild_model(data)
     if t == "opaque":
         return Opaque(str(data.get("type", "?")))
     raise ValueError(f"unknown record type {t!r}")
 
 
-# ------------------------------------------------------- record and replay
-def _recorder(key: str, fn: Callable) -> Callable:
-    calls = [0]
-
-    def record(*args: Any, **kwargs: Any) -> Any:
-        i = calls[0]
-        calls[0] += 1
-        if i >= MAX_CALLS:
-            return fn(*args, **kwargs)
-        try:
-            out = fn(*args, **kwargs)
-        except Exception as exc:
-            _emit({"key": key, "i": i, "raised": type(exc).__name__, "message": str(exc)[:500]})
-            raise
-        try:  # described now: a lazy object cannot change its answer later
-            data = {"key": key, "i": i, "returned": encode(out)}
-        except Exception as exc:  # a value that refuses to be described records nothing usable
-            data = {"key": key, "i": i, "unrecordable": repr(exc)[:200]}
-        _emit(data)
-        return out
-
-    record._judge_original = fn  # type: ignore[attr-defined]
-    return record
+def _foreign_classes(config: Any) -> list[str]:
+    """Classes named in a Keras config that are not Keras's own (custom layers, subclassed models)."""
+    found = []
+    if isinstance(config, dict):
+        if "class_name" in config:
+            module = config.get("module")
+            registered = config.get("registered_name")
+            internal = module is None and re.fullmatch(r"__\w+__", str(config["class_name"]))  # tensors, tuples
+            if not internal and (
+                    not isinstance(module, str) or not (module == "keras" or module.startswith("keras."))
+                    or registered not in (None, config["class_name"])):
+                found.append(str(config["class_name"]))
+        for value in config.values():
+            found += _foreign_classes(value)
+    elif isinstance(config, list):
+        for value in config:
+            found += _foreign_classes(value)
+    return found
 
 
-def _emit(data: dict) -> None:
-    text = json.dumps(data)
-    if len(text) > MAX_RECORD_BYTES:
-        text = json.dumps({"key": data["key"], "i": data["i"], "unrecordable": "too large"})
-    _state["stream"].write(text + "\n")
-    _state["stream"].flush()
+def rebuild_model(data: dict) -> Any:
+    """A Keras model from its config JSON and weights: built-in classes only, ``safe_mode`` (no lambdas).
 
-
-def read_log(path: Path) -> dict[tuple[str, int], dict]:
-    """Records of one submission: the first line of each call wins; reading stops at a malformed line."""
-    records: dict[tuple[str, int], dict] = {}
-    if not Path(path).is_file():
-        return records
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if len(line) > MAX_RECORD_BYTES + 1000:
-                break
-            try:
-                data = json.loads(line)
-                key, i = str(data["key"]), int(data["i"])
-            except (ValueError, KeyError, TypeError):
-                break
-            records.setdefault((key, i), data)
-    return records
-
-
-def _replayer(key: str, records: dict) -> Callable:
-    calls = [0]
-
-    def replay(*args: Any, **kwargs: Any) -> Any:
-        i = calls[0]
-        calls[0] += 1
-        data = records.get((key, i))
-        if data is None:
-            raise MissingRecord(f"no record of call {i} of {key.split('.')[0]} (the hidden test never got there)")
-        try:
-            raised = str(data["raised"]) if "raised" in data else None
-            value = None if raised else decode(data["returned"])
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-            raise MissingRecord(f"malformed record {key}/{i}: {exc}") from None
-        if raised is None:
-            return value
-        exc_type = getattr(builtins, raised, None)
-        if isinstance(exc_type, type) and issubclass(exc_type, Exception):
-            raise exc_type(str(data.get("message", "")))
-        raise RecordedError(f"{raised}: {data.get('message', '')}")
-
-    return replay
-
-
-def _placeholder(name: str) -> Callable:
-    def absent(*args: Any, **kwargs: Any) -> Any:
-        raise MissingRecord(f"{name} was called outside graded(): the judge only replays graded calls")
-    absent._judge_name = name  # type: ignore[attr-defined]
-    return absent
-
-
-# ------------------------------------------- facts about returned models
-def model_facts(model: Any, base: Any, x: np.ndarray) -> dict:
-    """Plain facts about a fine-tune model (lesson 04 exercise 1), measured where the model lives.
-
-    The output on ``x`` in inference mode, the trainable weights, the
-    layer types and dropout rates, and the base's weights after building and
-    after one training-mode call (batch-norm statistics included).
+    Raises MalformedAnswer with the reason when the model cannot be rebuilt that way.
     """
     import keras
-    facts: dict[str, Any] = {"is_model": isinstance(model, keras.Model)}
-    facts["uses_base"] = bool(facts["is_model"] and any(layer is base for layer in model.layers))
-    facts["base_after_build"] = {v.path: np.asarray(v.numpy()) for v in base.weights}
-    facts["out"] = np.asarray(model(x, training=False))
-    facts["trainable"] = [np.asarray(v.numpy()) for v in model.trainable_weights]
-    facts["base_trainable"] = len(base.trainable_weights)
-    facts["layers"] = [(type(layer).__name__, float(getattr(layer, "rate", 0.0))) for layer in model.layers]
-    facts["base_after_train"] = {v.path: np.asarray(v.numpy()) for v in base.weights}
-    return facts
+    try:
+        config = json.loads(data["config"])
+        weights = [_load_npy(w) for w in data["weights"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MalformedAnswer(f"the model could not be read as data ({type(exc).__name__})") from None
+    foreign = _foreign_classes(config)
+    if foreign:
+        raise MalformedAnswer(f"the model uses classes that are not Keras's own ({', '.join(sorted(set(foreign)))}): "
+                              "build it from keras.layers and keras.Model/Sequential only")
+    try:
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"a {type(model).__name__}")
+        model.set_weights(weights)
+    except MalformedAnswer:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever Keras refuses scores 0 with its reason
+        raise MalformedAnswer(f"the model could not be rebuilt from its config ({type(exc).__name__}: "
+                              f"{str(exc)[:200]})") from None
+    return model
 
 
-def trainable_facts(set_trainable: Callable, base: Any, n_top_blocks: int, x: np.ndarray | None = None) -> dict:
-    """What ``set_trainable(base, n)`` left trainable (lesson 04 exercise 2), and whether batch norm moved."""
-    import keras
-    out = set_trainable(base, n_top_blocks)
-    facts: dict[str, Any] = {"returned_base": out is base,
-                             "paths": sorted(v.path for v in base.trainable_weights),
-                             "bn_trainable": [bool(layer.trainable) for layer in base.layers
-                                              if isinstance(layer, keras.layers.BatchNormalization)]}
-    if x is not None:
-        before = [np.asarray(v.numpy()) for v in base.weights if "moving" in v.path]
-        keras.Sequential([base, keras.layers.Dense(2)])(x, training=True)
-        after = [np.asarray(v.numpy()) for v in base.weights if "moving" in v.path]
-        facts["moving_before"], facts["moving_after"] = before, after
-    return facts
+# ------------------------------------------------ inside the student's kernel
+def serve(fn: Callable, request: str) -> str:
+    """Kernel side of one call: decode the inputs, call ``fn``, encode the answer (a JSON string).
+
+    The reply says what ``fn`` returned (or which exception it raised) and,
+    for every Keras model argument, that model's state after the call.
+    """
+    req = json.loads(request)
+    args = [decode(a) for a in req["args"]]
+    kwargs = {k: decode(v) for k, v in req["kwargs"].items()}
+    reply: dict[str, Any] = {}
+    try:
+        out = fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - reported to the grader, which re-raises built-in ones
+        reply = {"raised": type(exc).__name__, "message": str(exc)[:500]}
+    else:
+        same = [i for i, a in enumerate(args) if out is a and _is_keras_model(a)]
+        try:
+            reply = {"returned": {"t": "arg", "i": same[0]} if same else encode(out)}
+        except Exception as exc:  # noqa: BLE001 - a value that refuses to be described
+            reply = {"unrecordable": f"{type(exc).__name__}: {str(exc)[:200]}"}
+    try:
+        reply["after"] = {str(i): encode(a) for i, a in enumerate(args) if _is_keras_model(a)}
+    except Exception as exc:  # noqa: BLE001
+        reply = {"unrecordable": f"{type(exc).__name__}: {str(exc)[:200]}"}
+    return json.dumps(reply)
+
+
+# ------------------------------------------------------- the grader's side
+def _strip_trainable(config: Any) -> Any:
+    if isinstance(config, dict):
+        return {k: _strip_trainable(v) for k, v in config.items() if k != "trainable"}
+    if isinstance(config, list):
+        return [_strip_trainable(v) for v in config]
+    return config
+
+
+def _copy_state(mine: Any, theirs: Any, name: str) -> None:
+    """Copy the trainable flags and weights of the kernel's copy of a model argument onto the grader's own."""
+    if _strip_trainable(json.loads(mine.to_json())) != _strip_trainable(json.loads(theirs.to_json())):
+        raise MalformedAnswer(f"{name} changed the architecture of the model it was given")
+
+    def walk(a: Any, b: Any) -> None:  # a model's flag first: setting it sets its layers' flags too
+        a.trainable = b.trainable
+        for la, lb in zip(getattr(a, "layers", []), getattr(b, "layers", [])):
+            walk(la, lb)
+
+    walk(mine, theirs)
+    mine.set_weights(theirs.get_weights())
+
+
+def check_plain(value: Any, where: str) -> None:
+    """Refuse answers that could compare vacuously: empty or non-numeric arrays, NaN or inf, opaque objects."""
+    if isinstance(value, Opaque):
+        raise MalformedAnswer(f"{where} returned {value.type_name}, which is not plain data: "
+                              "return NumPy arrays, numbers, tuples, lists or dicts")
+    if isinstance(value, (np.ndarray, np.generic)):
+        a = np.asarray(value)
+        if a.dtype.kind not in "biuf":
+            raise MalformedAnswer(f"{where} returned an array of dtype {a.dtype}: numbers expected")
+        if a.size == 0:
+            raise MalformedAnswer(f"{where} returned an empty array")
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise MalformedAnswer(f"{where} returned NaN or inf")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise MalformedAnswer(f"{where} returned NaN or inf")
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            check_plain(v, where)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_plain(k, where)
+            check_plain(v, where)
+
+
+class _Remote:
+    """The learner's function as the grader calls it: one request to the kernel per call."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.calls = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        where = f"{self.name} (call {self.calls})"
+        request = json.dumps({"args": [encode(a) for a in args], "kwargs": {k: encode(v) for k, v in kwargs.items()}})
+        if '"opaque"' in request:
+            raise RuntimeError(f"{where}: a hidden test passes an argument that is not plain data")
+        call = _state["call"]
+        if call is None:
+            raise MalformedAnswer(f"{where}: no kernel to call")
+        text = call(self.name, request)
+        if _state["transcript"] is not None:
+            _state["transcript"].append({"call": where, "reply": text[:100_000]})
+        try:
+            if len(text) > MAX_REPLY_CHARS:
+                raise ValueError("reply too large")
+            reply = json.loads(text)
+            if not isinstance(reply, dict):
+                raise ValueError("not a dict")
+        except (ValueError, TypeError) as exc:
+            raise MalformedAnswer(f"{where}: the answer could not be read ({exc})") from None
+        if "unrecordable" in reply:
+            raise MalformedAnswer(f"{where}: the returned value could not be sent as data ({reply['unrecordable']})")
+        try:
+            for i, state in dict(reply.get("after", {})).items():
+                mine = args[int(i)]
+                if not _is_keras_model(mine):
+                    raise ValueError("not a model argument")
+                _copy_state(mine, decode(state), self.name)
+            if "raised" in reply:
+                raised, message = str(reply["raised"]), str(reply.get("message", ""))
+            else:
+                ret = reply["returned"]
+                if isinstance(ret, dict) and ret.get("t") == "arg":  # "the model you gave me", changed in place
+                    value = args[int(ret["i"])]
+                    if not _is_keras_model(value) or str(ret["i"]) not in reply.get("after", {}):
+                        raise ValueError("only a model argument can be returned as itself")
+                else:
+                    value = decode(ret)
+                raised = None
+        except MalformedAnswer as exc:
+            raise MalformedAnswer(f"{where}: {exc}") from None
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise MalformedAnswer(f"{where}: malformed answer ({type(exc).__name__})") from None
+        if raised is not None:
+            exc_type = getattr(builtins, raised, None)
+            if isinstance(exc_type, type) and issubclass(exc_type, Exception):
+                raise exc_type(message)
+            raise RecordedError(f"{raised}: {message}")
+        check_plain(value, where)
+        return value
+
+
+def expect(value: Any, kind: str, shape: tuple | None = None, dtype: str | None = None, length: int | None = None) -> Any:
+    """``value`` checked for type and shape before a hidden test compares it; MalformedAnswer if it does not fit.
+
+    ``kind``: ``"array"`` (anything np.asarray turns into numbers: returns the
+    array), ``"number"`` (one finite real number: returns a float), ``"pair"``
+    (two finite numbers: returns a float array of shape (2,)), ``"dict"``,
+    ``"model"``. ``shape`` (None for any axis) and ``dtype`` (``"integer"``,
+    ``"number"``) refine arrays; ``length`` refines dicts.
+    """
+    try:
+        if kind == "number":
+            numeric = isinstance(value, (int, float, np.integer, np.floating)) or (
+                isinstance(value, np.ndarray) and value.dtype.kind in "iuf")
+            if isinstance(value, (bool, np.bool_)) or not numeric or np.ndim(value) != 0:
+                raise MalformedAnswer(f"expected one number, got {type(value).__name__} of shape {np.shape(value)}")
+            out = float(value)
+            if not math.isfinite(out):
+                raise MalformedAnswer("expected a finite number, got NaN or inf")
+            return out
+        if kind in ("array", "pair"):
+            if value is None or isinstance(value, (str, dict)):
+                raise MalformedAnswer(f"expected an array, got {type(value).__name__}")
+            a = np.asarray(value)
+            if a.dtype.kind not in "biuf" or a.size == 0:
+                raise MalformedAnswer(f"expected an array of numbers, got dtype {a.dtype} and shape {a.shape}")
+            if kind == "pair":
+                shape = (2,)
+                a = a.astype(float)
+            if shape is not None and (a.ndim != len(shape) or any(s is not None and s != n for s, n in zip(shape, a.shape))):
+                raise MalformedAnswer(f"expected an array of shape {tuple('N' if s is None else s for s in shape)}, got {a.shape}")
+            if dtype == "integer" and a.dtype.kind not in "iu":
+                raise MalformedAnswer(f"expected integers, got dtype {a.dtype}")
+            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+                raise MalformedAnswer("the array holds NaN or inf")
+            return a
+        if kind == "dict":
+            if type(value) is not dict or not value:
+                raise MalformedAnswer(f"expected a non-empty dict, got {type(value).__name__}")
+            if length is not None and len(value) != length:
+                raise MalformedAnswer(f"expected a dict of {length} entries, got {len(value)}")
+            return value
+        if kind == "model":
+            import keras
+            if not isinstance(value, keras.Model):
+                raise MalformedAnswer(f"expected a keras.Model, got {type(value).__name__}")
+            return value
+    except MalformedAnswer:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a value that fails np.asarray or float()
+        raise MalformedAnswer(f"expected {kind}, got a value that cannot be read as one ({type(exc).__name__})") from None
+    raise ValueError(f"expect(): unknown kind {kind!r}")
 
 
 # ------------------------------------------------------------------ judge
@@ -295,13 +400,23 @@ def judged_cells(source_nb: Any) -> list[str]:
     return [c.metadata["nbgrader"]["grade_id"] for c in source_nb.cells if _is_hidden_test(c)]
 
 
+def strip_hidden(source: str) -> str:
+    """A cell's source without its hidden-test sections (what the student's kernel may run)."""
+    return re.sub(r"[ \t]*### BEGIN HIDDEN TESTS\n.*?### END HIDDEN TESTS\n?", "", source, flags=re.S)
+
+
 def _prelude(source_nb: Any) -> tuple[list[str], list[str], list[str]]:
-    """Instructor code the judge runs first: imports of non-answer cells, tests cells' defs, answer names."""
-    imports, defs, answers = [], [], []
+    """Instructor code the judge runs first: imports of non-answer cells, tests cells' defs, answer names.
+
+    Only the imports whose names the hidden tests or those defs use are kept
+    (lesson 01's hidden tests need NumPy, not TensorFlow).
+    """
+    imports, defs, answers, hidden = [], [], [], []
     for cell in source_nb.cells:
         if cell.cell_type != "code":
             continue
         meta = cell.get("metadata", {}).get("nbgrader", {})
+        hidden += HIDDEN.findall(cell.source)
         try:
             tree = ast.parse(HIDDEN.sub("", cell.source))
         except SyntaxError:
@@ -311,68 +426,96 @@ def _prelude(source_nb: Any) -> tuple[list[str], list[str], list[str]]:
                 if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                     answers.append(node.name)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                imports.append(ast.unparse(node))
+                imports.append(node)
             elif meta.get("grade") and isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 defs.append(ast.unparse(node))
-    return imports, defs, answers
-
-
-def judge(source_nb: Any, records: Path) -> dict[str, dict[str, Any]]:
-    """Verdict of every hidden test of ``source_nb`` (instructor version) given one submission's record log.
-
-    Returns ``{grade_id: {"passed": bool, "message": str}}``. Runs instructor
-    code only: the prelude, the hidden sections, and replays of the records.
-    """
-    imports, defs, answers = _prelude(source_nb)
-    _start_judging(read_log(records))
-    ns: dict[str, Any] = {"__name__": "__judge__"}
-    for stmt in imports:
+    used: set[str] = set()
+    for src in hidden + defs:
         try:
-            exec(stmt, ns)
-        except Exception:  # e.g. an optional import of the lesson; the hidden test will say if it needed it
-            pass
-    for name in answers:
-        ns[name] = _placeholder(name)
-    for stmt in defs:
-        exec(stmt, ns)
-    verdicts = {}
-    for cell in source_nb.cells:
-        if not _is_hidden_test(cell):
+            used |= {n.id for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)}
+        except SyntaxError:
             continue
-        gid = cell.metadata["nbgrader"]["grade_id"]
-        code = "\n".join(HIDDEN.findall(cell.source))
+    keep = [ast.unparse(n) for n in imports
+            if any((a.asname or a.name).split(".")[0] in used for a in n.names)]
+    return keep, defs, answers
+
+
+def _placeholder(name: str) -> Callable:
+    def absent(*args: Any, **kwargs: Any) -> Any:
+        raise MalformedAnswer(f"{name} was called outside graded(): the grader only calls graded functions")
+    return absent
+
+
+class Judge:
+    """The hidden tests of one source notebook, run in the grader's process for one submission.
+
+    ``call(name, request_json) -> reply_json`` reaches the student's kernel
+    (tools.grading's executor sends an execute request and reads the reply
+    matched to it); :meth:`run` judges one tests cell and returns its verdict.
+    """
+
+    def __init__(self, source_nb: Any, call: Callable[[str, str], str]) -> None:
+        self.cells = {c.metadata["nbgrader"]["grade_id"]: "\n".join(HIDDEN.findall(c.source))
+                      for c in source_nb.cells if _is_hidden_test(c)}
+        self.call = call
+        self.transcript: list[dict] = []
+        self.ns: dict[str, Any] | None = None
+        self._source = source_nb
+
+    def _namespace(self) -> dict[str, Any]:
+        if self.ns is None:
+            imports, defs, answers = _prelude(self._source)
+            ns: dict[str, Any] = {"__name__": "__judge__"}
+            for stmt in imports:
+                try:
+                    exec(stmt, ns)
+                except Exception:  # an optional import of the lesson; the hidden test will say if it needed it
+                    pass
+            for name in answers:
+                ns[name] = _placeholder(name)
+            for stmt in defs:
+                exec(stmt, ns)
+            self.ns = ns
+        return self.ns
+
+    def run(self, grade_id: str) -> dict[str, Any]:
+        """``{"passed": bool, "message": str}`` for one tests cell: the hidden section, run here."""
+        code = self.cells[grade_id]
+        ns = self._namespace()
+        _state.update(mode="judge", call=self.call, transcript=self.transcript)
         try:
-            exec(compile(code, f"<hidden tests {gid}>", "exec"), ns)
-            verdicts[gid] = {"passed": True, "message": "hidden tests passed (judged outside the notebook)"}
-        except BaseException as exc:  # noqa: BLE001 - any failure of a hidden test scores 0
+            exec(compile(code, f"<hidden tests {grade_id}>", "exec"), ns)
+            return {"passed": True, "message": "Hidden tests passed."}
+        except MalformedAnswer as exc:
+            return {"passed": False, "message": f"Hidden tests: 0 points, malformed answer: {exc}"}
+        except RecordedError as exc:
+            return {"passed": False, "message": f"Hidden tests: 0 points, your function raised {exc}"[:400]}
+        except AssertionError:
+            return {"passed": False, "message": "Hidden tests: 0 points, a result differs from the expected one."}
+        except BaseException as exc:  # noqa: BLE001 - any other failure of a hidden test scores 0
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            kind = "no usable record" if isinstance(exc, MissingRecord) else type(exc).__name__
-            verdicts[gid] = {"passed": False, "message": f"hidden tests failed ({kind})"}
-            print(f"[judge] {gid}: {kind}: {exc}"[:400], file=sys.stderr)
-    return verdicts
+            return {"passed": False, "message": f"Hidden tests: 0 points ({type(exc).__name__})."}
+        finally:
+            _state.update(mode="check", call=None, transcript=None)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m tools.judge SOURCE.ipynb RECORDS_DIR... --out F``: write {records_dir: verdicts} as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m tools.judge", description=main.__doc__)
-    parser.add_argument("source", help="the instructor notebook (solutions/<lesson>/<lesson>.ipynb)")
-    parser.add_argument("records", nargs="+", help="a submission's record log (missing: all tests fail)")
-    parser.add_argument("--out", required=True, help="where to write {records_dir: verdicts} as JSON")
-    args = parser.parse_args(argv)
+def local_call(namespace: dict[str, Any]) -> Callable[[str, str], str]:
+    """A ``call`` for :class:`Judge` that serves from a namespace in this process (tests, no sandbox)."""
+    def call(name: str, request: str) -> str:
+        if name not in namespace:
+            return json.dumps({"raised": "NameError", "message": f"name {name!r} is not defined"})
+        return serve(namespace[name], request)
+    return call
+
+
+def judge_in_process(source_nb: Any, namespace: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Verdict of every hidden test, calling answers defined in ``namespace`` (no kernel: tests only)."""
+    j = Judge(source_nb, local_call(namespace))
+    return {gid: j.run(gid) for gid in j.cells}
+
+
+def source_of(path: Path | str) -> Any:
+    """The instructor notebook at ``path``, read with nbformat."""
     import nbformat
-    source = nbformat.read(args.source, as_version=4)
-    out = {}
-    for folder in args.records:
-        try:
-            out[folder] = judge(source, Path(folder))
-        except Exception:  # the prelude itself failed: an instructor problem, not the student's
-            traceback.print_exc()
-            return 2
-    Path(args.out).write_text(json.dumps(out))
-    return 0
-
-
-if __name__ == "__main__":  # run the imported module, whose state the hidden tests' `graded` reads
-    from tools.judge import main as _main
-    sys.exit(_main())
+    return nbformat.read(str(path), as_version=4)

@@ -10,18 +10,18 @@ gradebook or exchange). Two autograde batches, each graded two at a time:
     symlinked submission, and the exchange / LMS-zip / feedback / export cycle.
   * lesson 05's real release (issue 13): an honest submission, one that follows
     the CI instructions literally, and the in-kernel tricks of
-    tests/fixtures/grading/attacks.py, all in one batch: the judge
-    (tools.judge), not the kernel, gives the verdicts.
+    tests/fixtures/grading/attacks.py, all in one batch: the grader
+    (tools.judge), not the kernel, gives the verdicts;
+  * lesson 02's real release (issue 20): an honest submission and attacks that
+    look for the hidden tests in the kernel, claim the grader's wrapper or swap
+    tools.judge's code there, and a malformed answer.
 Plus cheap checks: no release contains a line of any solution or hidden test;
-the judge passes every lesson's reference answers and fails without records;
-plain-data records, model facts; feedback of every lesson shows no hidden line.
+the grader passes every lesson's reference answers and fails without answers;
+forged models fail; feedback of every lesson shows no hidden line.
 """
 from __future__ import annotations
 
-import base64
 import csv
-import io
-import json
 import os
 import re
 import shutil
@@ -32,7 +32,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 
 from helpers import REPO_ROOT
@@ -347,9 +346,14 @@ def fixture_batch(env):
     before = sorted(cache.rglob("*")) if cache.is_dir() else []
     results = grading.autograde(FIXTURE, jobs=2, root=root, quiet=True, cell_timeout=8, memory_gb=3)
     after = sorted(cache.rglob("*")) if cache.is_dir() else []
-    grading.feedback(FIXTURE, root=root)
+    released = grading.feedback(FIXTURE, root=root)
+    fetched_feedback = run("fetch_feedback", FIXTURE)
     csv_path = grading.export("grades.csv", root=root)
+    FIXTURE_CYCLE.update(released=released, fetched=fetched_feedback, student_dir=student_dir)
     return root, {r.student: r for r in results}, csv_path, (before, after)
+
+
+FIXTURE_CYCLE: dict = {}  # the feedback step of fixture_batch, as the students saw it
 
 
 @needs_bwrap
@@ -420,6 +424,35 @@ def test_due_date_marks_late_submissions(fixture_batch):
 
 
 @needs_bwrap
+def test_feedback_reaches_exchange_and_lms_students(fixture_batch):
+    """A mixed class (alice through the exchange, bob from an LMS zip): alice fetches her feedback,
+    bob's is in the zip to upload through the LMS; nbgrader's release step no longer fails silently."""
+    root = fixture_batch[0]
+    released = FIXTURE_CYCLE["released"]
+    assert released["exchange"] == ["alice"] and "bob" in released["lms"], released
+    fetched = list((FIXTURE_CYCLE["student_dir"] / FIXTURE / "feedback").rglob("*.html"))
+    assert fetched, FIXTURE_CYCLE["fetched"].stdout + FIXTURE_CYCLE["fetched"].stderr
+    with zipfile.ZipFile(root / "feedback-lms" / f"{FIXTURE}.zip") as z:
+        assert f"bob_{FIXTURE}.html" in z.namelist() and not any(n.startswith("alice_") for n in z.namelist())
+
+
+@needs_bwrap
+def test_a_course_side_failure_stops_the_batch_and_keeps_every_grade(fixture_batch):
+    """A sandbox that cannot start (here: a memory cap too small for Python) fails the instructor's own
+    solution first: the batch stops with one message and no grade changes (issue 20: they were zeroed)."""
+    root = fixture_batch[0]
+    before = scores(root, FIXTURE)
+    with pytest.raises(grading.CourseSideFailure, match="no grade was changed"):
+        grading.autograde(FIXTURE, jobs=2, root=root, quiet=True, memory_gb=0.05)
+    assert scores(root, FIXTURE) == before
+    proc = subprocess.run([sys.executable, "-m", "tools.grading", "autograde", FIXTURE, "--student", "alice"],
+                          env={**os.environ, "COURSE_ROOT": str(root), "COURSE_GRADING_MEMORY_GB": "0.05"},
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "failure on the course's side" in proc.stderr, proc.stderr[-2000:]
+    assert scores(root, FIXTURE) == before
+
+
+@needs_bwrap
 def test_feedback_and_grades_csv(fixture_batch):
     root, _, csv_path, _ = fixture_batch
     assert (root / "feedback" / "alice" / FIXTURE / f"{FIXTURE}.html").is_file()
@@ -428,117 +461,56 @@ def test_feedback_and_grades_csv(fixture_batch):
     assert float(rows["attacker"]["score"]) == 2
 
 
-# ------------------------------------------- the judge: records, replay, verdicts
+# ------------------------------------------- the judge: hidden tests run by the grader
 LESSONS_WITH_EXERCISES = sorted(p.parent.name for p in (REPO_ROOT / "solutions").glob("*/*.ipynb")
                                 if judge.judged_cells(nbformat.read(p, as_version=4)))
 STRIP_SOLUTION = re.compile(r"[ \t]*### (BEGIN|END) SOLUTION\n?")
+IN_PLACE = {"ex2_set_trainable_tests"}  # checked on the grader's own base (`is bh`, trainable paths), not by expect()
 
 
-def record_in_process(source: Path, log: Path, answers: dict[str, str] | None = None) -> None:
-    """Run the hidden tests in record mode in this process (no kernel): answers are the instructor's
-    unless ``answers`` replaces some (by grade_id). Used to test the judge without a sandbox."""
+def answer_namespace(source: Path, answers: dict[str, str] | None = None) -> dict:
+    """The names a learner's kernel would hold, in this process (no kernel): the lesson's imports, its
+    helper functions, and the answers (the instructor's unless ``answers`` replaces some, by grade_id)."""
     import ast
     nb = nbformat.read(source, as_version=4)
-    imports, defs, _ = judge._prelude(nb)
     ns: dict = {}
-    for stmt in imports:
-        exec(stmt, ns)
-    for cell in nb.cells:  # helper functions of the lesson (same_padding, ...), then the answers
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and not meta:
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.FunctionDef):
-                    exec(ast.unparse(node), ns)
+        tree = ast.parse(judge.strip_hidden(cell.source))
+        for node in tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and not meta.get("solution"):
+                exec(ast.unparse(node), ns)
+            elif isinstance(node, ast.FunctionDef) and not meta:
+                exec(ast.unparse(node), ns)
         if meta.get("solution"):
             exec(STRIP_SOLUTION.sub("", (answers or {}).get(meta["grade_id"], cell.source)), ns)
-    for stmt in defs:
-        exec(stmt, ns)
-    judge.start_recording(log)
-    try:
-        for cell in nb.cells:
-            if judge._is_hidden_test(cell):
-                try:
-                    exec("\n".join(judge.HIDDEN.findall(cell.source)), ns)
-                except Exception:
-                    pass  # a failing answer: the kernel's verdict is ignored anyway
-    finally:
-        judge._state["stream"].close()
-        judge._state.update(mode="check", stream=None)
+    return ns
 
 
 @pytest.mark.parametrize("lesson", LESSONS_WITH_EXERCISES)
-def test_judge_passes_the_reference_and_fails_without_records(lesson, tmp_path, data_dir):
-    """Every hidden test is self-contained for the judge: the instructor's answers pass, no records fail."""
+def test_judge_passes_the_reference_and_fails_without_answers(lesson, data_dir):
+    """Every hidden test is self-contained for the grader: the instructor's answers pass, missing ones fail."""
     source = REPO_ROOT / "solutions" / lesson / f"{lesson}.ipynb"
     nb = nbformat.read(source, as_version=4)
-    record_in_process(source, tmp_path / "log.jsonl")
-    verdicts = judge.judge(nb, tmp_path / "log.jsonl")
+    verdicts = judge.judge_in_process(nb, answer_namespace(source))
     assert set(verdicts) == set(judge.judged_cells(nb))
     assert all(v["passed"] for v in verdicts.values()), verdicts
-    assert not any(v["passed"] for v in judge.judge(nb, tmp_path / "missing.jsonl").values())
+    assert not any(v["passed"] for v in judge.judge_in_process(nb, {}).values())
 
 
-def test_every_hidden_test_calls_answers_through_graded():
-    """A hidden section that calls an answer directly would fail in the judge (placeholder): none does."""
+def test_every_hidden_test_calls_answers_through_graded_and_checks_type_and_shape():
+    """A hidden section that calls an answer directly would fail in the grader (placeholder): none does;
+    and every lesson's hidden test checks an answer's type and shape (expect) before its values."""
     for lesson in LESSONS_WITH_EXERCISES + [FIXTURE]:
         path = (FIXTURE_SRC if lesson == FIXTURE else REPO_ROOT / "solutions" / lesson) / f"{lesson}.ipynb"
         for cell in nbformat.read(path, as_version=4).cells:
             if judge._is_hidden_test(cell):
-                assert "graded(" in cell.source, (lesson, cell.metadata["nbgrader"]["grade_id"])
-
-
-def _log(path: Path, *records: dict) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
-
-
-def test_records_are_plain_data_and_the_first_record_wins(tmp_path):
-    class AlwaysEqual(np.ndarray):
-        def __eq__(self, other):
-            return True
-
-        def __array_function__(self, *a, **k):
-            return True
-
-        def __array_ufunc__(self, *a, **k):
-            return True
-
-        @property
-        def shape(self):
-            return (3,)
-
-    fake = np.zeros(3).view(AlwaysEqual)
-    back = judge.decode(judge.encode(fake))
-    assert type(back) is np.ndarray and not np.array_equal(back, [1, 4, 16])
-    assert isinstance(judge.decode(judge.encode(object())), judge.Opaque)
-    assert judge.decode(judge.encode({np.int64(2): 1.5, 3: (np.float32(1), None)})) == {np.int64(2): 1.5, 3: (1.0, None)}
-    assert type(next(iter(judge.decode(judge.encode({np.int64(2): 1.0}))))) is np.int64  # `type(k) is int` still fails
-    pickled = io.BytesIO()
-    np.save(pickled, np.array([object()], dtype=object), allow_pickle=True)
-    with pytest.raises(ValueError):
-        judge.decode({"t": "ndarray", "v": base64.b64encode(pickled.getvalue()).decode()})
-    # first record of a call wins; a malformed line ends the log
-    good = {"t": "ndarray", "v": judge.encode(np.array([1, 4, 16]))["v"]}
-    bad = judge.encode(np.array([0, 0, 0]))
-    log = _log(tmp_path / "a.jsonl", {"key": "square.0", "i": 0, "returned": bad},
-               {"key": "square.0", "i": 0, "returned": good})
-    assert np.array_equal(judge.read_log(log)[("square.0", 0)]["returned"]["v"], bad["v"])
-    (tmp_path / "b.jsonl").write_text('{"key": "square.0", "i": 0, "retur\n' + json.dumps(
-        {"key": "square.0", "i": 0, "returned": good}) + "\n")
-    assert judge.read_log(tmp_path / "b.jsonl") == {}
-
-
-def test_missing_record_is_not_swallowed_by_except_exception(tmp_path):
-    src = nbformat.read(FIXTURE_SRC / f"{FIXTURE}.ipynb", as_version=4)
-    verdicts = judge.judge(src, _log(tmp_path / "l.jsonl",
-                                     {"key": "square.0", "i": 0, "returned": {"t": "opaque", "type": "X"}},
-                                     {"key": "add.0", "i": 0, "returned": {"t": "int", "v": 5}},
-                                     {"key": "add.0", "i": 1, "raised": "ValueError", "message": "no"}))
-    assert verdicts["ex_square_tests"]["passed"] is False and verdicts["ex_add_tests"]["passed"] is False
-    good = _log(tmp_path / "g.jsonl", {"key": "square.0", "i": 0, "returned": judge.encode(np.array([1, 4, 16]))},
-                {"key": "add.0", "i": 0, "returned": {"t": "int", "v": 5}},
-                {"key": "add.0", "i": 1, "returned": {"t": "float", "v": 0.75}})
-    assert all(v["passed"] for v in judge.judge(src, good).values())
+                gid = cell.metadata["nbgrader"]["grade_id"]
+                assert "graded(" in cell.source, (lesson, gid)
+                if lesson != FIXTURE and gid not in IN_PLACE:
+                    assert "expect(" in "".join(judge.HIDDEN.findall(cell.source)), (lesson, gid)
 
 
 MODEL_NO_DROPOUT = """\
@@ -561,30 +533,33 @@ def set_trainable(base, n_top_blocks):
         layer.trainable = n_top_blocks > 0
     return base
 """
+# batch norm left trainable: its moving statistics move under training=True, which the grader now calls
+BN_MOVES = """\
+def build_finetune(base, n_classes):
+    for layer in base.layers:
+        layer.trainable = "conv" not in layer.name
+    for layer in base.layers:
+        if "conv" in layer.name:
+            layer.trainable = False
+    inputs = keras.Input(base.input_shape[1:])
+    x = keras.layers.Dropout(0.3)(base(inputs))
+    return keras.Model(inputs, keras.layers.Dense(n_classes, activation="softmax")(x))
+"""
 
 
-def test_model_exercises_judged_from_recorded_facts(tmp_path, data_dir):
-    """Model-returning kind (lesson 04): wrong models fail on the facts; forged or opaque facts fail."""
+def test_model_exercises_judged_on_the_graders_copy(data_dir):
+    """Model-returning and in-place kinds (lesson 04): wrong models fail on facts measured by the grader."""
     lesson = "04_finetune"
     source = REPO_ROOT / "solutions" / lesson / f"{lesson}.ipynb"
     if not source.is_file():
         pytest.skip("lesson 04 is missing")
     nb = nbformat.read(source, as_version=4)
     for name, answers in [("no_dropout", {"ex1_build_finetune": MODEL_NO_DROPOUT}),
+                          ("bn_moves", {"ex1_build_finetune": BN_MOVES}),
                           ("unfrozen", {"ex1_build_finetune": MODEL_UNFROZEN, "ex2_set_trainable": TRAINABLE_BN})]:
-        record_in_process(source, tmp_path / f"{name}.jsonl", answers)
-        verdicts = judge.judge(nb, tmp_path / f"{name}.jsonl")
-        assert not verdicts["ex1_build_finetune_tests"]["passed"], name
-        assert verdicts["ex2_set_trainable_tests"]["passed"] is ("ex2_set_trainable" not in answers), name
-    # the honest log with every model fact replaced by an opaque value, or facts from another call
-    record_in_process(source, tmp_path / "good.jsonl")
-    lines = [json.loads(ln) for ln in (tmp_path / "good.jsonl").read_text().splitlines()]
-    opaque = [dict(r, returned={"t": "opaque", "type": "Fake"}) if r["key"].startswith(("model_facts", "trainable_facts"))
-              else r for r in lines]
-    shuffled = [dict(r, i=(r["i"] + 1) % 2) if r["key"].startswith("model_facts") else r for r in lines]
-    for name, records in [("opaque", opaque), ("swapped", shuffled)]:
-        verdicts = judge.judge(nb, _log(tmp_path / f"{name}.jsonl", *records))
-        assert not verdicts["ex1_build_finetune_tests"]["passed"], name
+        verdicts = judge.judge_in_process(nb, answer_namespace(source, answers))
+        assert not verdicts["ex1_build_finetune_tests"]["passed"], (name, verdicts)
+        assert verdicts["ex2_set_trainable_tests"]["passed"] is ("ex2_set_trainable" not in answers), (name, verdicts)
 
 
 # ------------------------------------------------- feedback reveals no hidden test
@@ -696,3 +671,99 @@ def test_following_the_ci_instructions_literally_passes_the_self_check(attack_ba
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex2_bootstrap_ci_tests")
     assert not [o for o in cell.outputs if o.output_type == "error"], cell.outputs
     assert any("Self-check passed" in o.get("text", "") for o in cell.outputs)
+
+
+# ------------------------------- issue 20 on lesson 02's release: the grader calls the functions
+LESSON02 = "02_cnn_formula"
+
+
+@pytest.fixture(scope="module")
+def issue20_batch(env):
+    """Lesson 02's real release (no cached training needed): an honest submission and the attacks that,
+    before issue 20, read or claimed the hidden tests inside the kernel or forged its records."""
+    if not (REPO_ROOT / "solutions" / LESSON02).is_dir():
+        pytest.skip("lesson 02 is missing")
+    attacks = load_attacks()
+    root = make_course(env / "issue20", [LESSON02])
+    use_course(root)
+    grading.release(LESSON02, root=root)
+    good = answers_of(root / "solutions" / LESSON02 / f"{LESSON02}.ipynb")
+    submit(root, LESSON02, "honest", good)
+    for name, attack in attacks.LESSON02.items():
+        submit_attack(root, LESSON02, name, attack, good)
+    results = grading.autograde(LESSON02, jobs=2, root=root, quiet=True)
+    return root, {r.student: r for r in results}
+
+
+@needs_bwrap
+@pytest.mark.parametrize("student, ex1, ex2", [
+    ("honest", 4, 3),
+    ("oracle_history", 0, 0),   # reads In, its callers' code objects and every cached source for the hidden test
+    ("claim_wrapper", 0, 3),    # calls graded() before the tests cell and switches the kernel's tools.judge mode
+    ("judge_swap", 0, 0),       # swaps the code of tools.judge.serve and .expect in the kernel: every answer forged
+    ("empty_answer", 4, 0),     # an empty array: refused before any comparison
+])
+def test_attacks_on_the_grader_score_zero(issue20_batch, student, ex1, ex2):
+    root, results = issue20_batch
+    assert results[student].ok, results[student].log[-3000:]
+    got = scores(root, LESSON02)[student]
+    assert (got["ex1_conv2d_tests"], got["ex2_dense_tests"]) == (ex1, ex2), (got, results[student].log[-3000:])
+    assert got["review"] is False, got
+
+
+def hidden_lines(lesson: str) -> list[str]:
+    """Lines of a lesson's hidden tests that appear nowhere public: not elsewhere in its source, not in the
+    course's code (``conv2d = graded("conv2d", conv2d)`` is in tools/judge.py's docstring), the secret to protect."""
+    nb = nbformat.read(REPO_ROOT / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
+    hidden, public = set(), set()
+    for cell in nb.cells:
+        for block in SECRET.finditer(cell.source):
+            if block.group(1) == "HIDDEN TESTS":
+                hidden |= {ln.strip() for ln in block.group(2).splitlines() if len(ln.strip()) >= 12}
+        public |= {ln.strip() for ln in SECRET.sub("", cell.source).splitlines()}
+    code = "\n".join(p.read_text() for d in ("tools", "helpers") for p in sorted((REPO_ROOT / d).rglob("*.py")))
+    return sorted(ln for ln in hidden - public if ln not in code)
+
+
+@needs_bwrap
+def test_no_hidden_test_reaches_the_kernel(issue20_batch):
+    """The oracle attack harvested the input history, its callers' code and every cached source while the
+    grader called it: no hidden-test line was there to find."""
+    root, _ = issue20_batch
+    harvest = root / "autograded" / "oracle_history" / LESSON02 / "harvest.txt"
+    assert harvest.is_file() and harvest.stat().st_size > 1000, "the probe did not run"
+    text = harvest.read_text()
+    assert "def conv2d" in text  # it did read the history
+    secret = hidden_lines(LESSON02)
+    assert len(secret) > 20
+    leaked = [ln for ln in secret if ln in text]
+    assert not leaked, leaked[:3]
+    assert "ORACLE conv2d found 0" in outputs(root, LESSON02, "oracle_history")
+
+
+@needs_bwrap
+def test_a_malformed_answer_scores_zero_with_a_clear_message(issue20_batch):
+    root, _ = issue20_batch
+    nb = nbformat.read(root / "autograded" / "empty_answer" / LESSON02 / f"{LESSON02}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex2_dense_tests")
+    errors = [o for o in cell.outputs if o.output_type == "error" and o.ename == "HiddenTestsFailed"]
+    assert errors and "malformed answer" in errors[0].evalue and "dense_forward" in errors[0].evalue, cell.outputs
+    good = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex1_conv2d_tests")
+    assert any("Hidden tests passed" in o.get("text", "") for o in good.outputs)
+
+
+# ------------------------- lesson 04: models leave the kernel as data (in process, as the kernel serves them)
+def test_forged_models_score_zero(data_dir):
+    """A keras.Model subclass with forged layers and outputs (4 of 8 through the sandbox before issue 20) and a
+    head hidden in a Lambda: the grader cannot rebuild them from Keras's own classes, so 0 with a message."""
+    lesson = "04_finetune"
+    source = REPO_ROOT / "solutions" / lesson / f"{lesson}.ipynb"
+    if not source.is_file():
+        pytest.skip("lesson 04 is missing")
+    attacks = load_attacks()
+    nb = nbformat.read(source, as_version=4)
+    for name in ("lying_model", "lambda_model"):
+        verdicts = judge.judge_in_process(nb, answer_namespace(source, attacks.LESSON04[name]["answers"]))
+        assert not verdicts["ex1_build_finetune_tests"]["passed"], (name, verdicts)
+        assert "malformed answer" in verdicts["ex1_build_finetune_tests"]["message"], (name, verdicts)
+        assert verdicts["ex2_set_trainable_tests"]["passed"], (name, verdicts)

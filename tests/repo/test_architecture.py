@@ -23,7 +23,9 @@ TOOLS = REPO_ROOT / "tools"
 PACKAGES = {"helpers": HELPERS, "tools": TOOLS}
 RUNNERS = "experiments"
 """The sub-package of ``helpers`` that holds the runners: a module's folder says its part."""
-TOOL_MODULES = {"__init__", "course", "grading", "judge"}
+TOOL_MODULES = {"__init__", "course", "judge", "grading", "grading.__main__", "grading.batch", "grading.benchmark",
+                "grading.cli", "grading.cycle", "grading.executor", "grading.feedback_filter", "grading.sandbox",
+                "grading.scan", "grading.settings"}
 """The modules of ``tools`` (instructor and CI commands)."""
 MAY_IMPORT = {"library": {"library"}, "runners": {"library", "runners"}}
 
@@ -87,8 +89,8 @@ def test_the_tree_shows_the_parts_and_the_doc_lists_every_module():
     assert {"experiments", "experiments.curves"} <= _modules("helpers")
     assert _modules("tools") == TOOL_MODULES, "put a new tools module in TOOL_MODULES and in docs/architecture.md"
     doc = (REPO_ROOT / "docs" / "architecture.md").read_text()
-    missing = [f"{pkg}/{m.replace('.', '/')}.py" for pkg in PACKAGES for m in _modules(pkg) - {"__init__", "experiments"}
-               if not re.search(rf"(?<!\w){m.split('.')[-1]}\.py\b", doc)]
+    missing = [f"{pkg}/{m.replace('.', '/')}.py" for pkg in PACKAGES for m, path in _module_files(pkg).items()
+               if path.name != "__init__.py" and not re.search(rf"(?<!\w){m.split('.')[-1]}\.py\b", doc)]
     assert not missing, f"docs/architecture.md does not show {missing}"
     assert "helpers/" in doc and "tools/" in doc
 
@@ -126,7 +128,7 @@ def _sources() -> dict[str, ast.AST]:
         code = "\n".join("".join(c["source"]) for c in cells)
         out[nb.name] = ast.parse(re.sub(r"(?m)^\s*[%!].*$", "", code))  # IPython magics are not Python
     for path in [*sorted(p for p in (REPO_ROOT / "tests").rglob("*.py") if "fixtures" not in p.parts), *sorted(HELPERS.rglob("*.py")),
-                 *sorted(TOOLS.glob("*.py")), REPO_ROOT / "nbgrader_config.py"]:
+                 *sorted(TOOLS.rglob("*.py")), REPO_ROOT / "nbgrader_config.py"]:
         out[str(path.relative_to(REPO_ROOT))] = ast.parse(path.read_text())
     return out
 
@@ -304,13 +306,21 @@ def test_make_test_fast_runs_the_fast_folders_and_conftest_orders_every_slow_fil
     assert {p.parent.name for p in tests.glob("*/test_*.py")} == {"unit", "repo", "lessons", "grading"}
 
 
+TOOLS_WITH_UNIT_TESTS = {"judge", "grading"}
+"""The tools whose modules have unit tests (``tools/course.py`` is tested end to end in tests/lessons)."""
+
+
 def test_unit_tests_mirror_the_package():
     """One unit-test file per module, at the same place: ``helpers/x.py`` -> ``tests/unit/test_x.py``,
-    ``helpers/experiments/x.py`` -> ``tests/unit/experiments/test_x.py`` (and no test file of a module that is gone)."""
-    def mirror(module: str) -> str:
+    ``helpers/experiments/x.py`` -> ``tests/unit/experiments/test_x.py``, ``tools/judge.py`` ->
+    ``tests/unit/tools/test_judge.py``, ``tools/grading/x.py`` -> ``tests/unit/tools/grading/test_x.py``
+    (and no test file of a module that is gone)."""
+    def mirror(module: str, *top: str) -> str:
         *folders, name = module.split(".")
-        return "/".join(["tests", "unit", *folders, f"test_{name}.py"])
+        return "/".join(["tests", "unit", *top, *folders, f"test_{name}.py"])
 
     expected = {mirror(m) for m in _modules("helpers") if m not in {"__init__", RUNNERS}}
+    expected |= {mirror(m, "tools") for m, path in _module_files("tools").items()
+                 if m.split(".")[0] in TOOLS_WITH_UNIT_TESTS and path.name not in ("__init__.py", "__main__.py")}
     found = {p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "tests" / "unit").rglob("test_*.py")}
     assert found == expected, (f"missing: {sorted(expected - found)}; without a module: {sorted(found - expected)}")

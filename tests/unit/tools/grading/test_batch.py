@@ -1,0 +1,58 @@
+"""tools.grading.batch: what a submission brings back, the instructor's solution as a submission."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from helpers import REPO_ROOT
+from tools.grading import batch as autograde
+
+FIXTURE = "zz_grading_fixture"
+
+
+def test_copy_back_skips_symlinks_and_caps_files_and_bytes(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    (src / "a.ipynb").write_text("{}")
+    for i in range(5):
+        (src / f"f{i}.bin").write_bytes(b"x" * 100)
+    (src / "link").symlink_to(tmp_path)
+    skipped = autograde._copy_regular(src, dst, max_files=3, max_bytes=10_000)
+    assert sorted(p.name for p in dst.iterdir()) == ["a.ipynb", "f0.bin", "f1.bin"]  # the notebook first
+    assert "link" in skipped and sum("over the cap" in s for s in skipped) == 3
+    dst2 = tmp_path / "dst2"
+    autograde._copy_regular(src, dst2, max_bytes=250)
+    assert sorted(p.name for p in dst2.iterdir()) == ["a.ipynb", "f0.bin", "f1.bin"]
+
+
+def test_the_instructors_solution_becomes_a_submission_without_hidden_tests(tmp_path):
+    root = tmp_path / "course"
+    (root / "solutions").mkdir(parents=True)
+    src = REPO_ROOT / "tests" / "fixtures" / "grading" / FIXTURE / f"{FIXTURE}.ipynb"
+    (root / "solutions" / FIXTURE).mkdir()
+    nb = nbformat.read(src, as_version=4)
+    nbformat.write(nb, root / "solutions" / FIXTURE / f"{FIXTURE}.ipynb")
+    for cell in nb.cells:  # a release: solutions stubbed, hidden tests gone
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = "raise NotImplementedError()"
+        cell.source = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+    (root / "notebooks" / FIXTURE).mkdir(parents=True)
+    nbformat.write(nb, root / "notebooks" / FIXTURE / f"{FIXTURE}.ipynb")
+    folder = tmp_path / "canary"
+    folder.mkdir()
+    autograde._write_canary(root, FIXTURE, folder)
+    text = (folder / f"{FIXTURE}.ipynb").read_text()
+    assert "return np.asarray(x) ** 2" in text and "HIDDEN" not in text and "NotImplementedError" not in text
+
+
+def test_slowest_cell_comes_from_the_log():
+    r = autograde.Result("s", True, 1.0, log="[grading] cell 3 took 2.5 s\n[grading] cell 4 took 7.0 s\n")
+    assert r.slowest_cell == 7.0
+
+
+def test_autograde_needs_a_gradebook_and_the_source(tmp_path):
+    with pytest.raises(RuntimeError, match="gradebook.db"):
+        autograde.autograde(FIXTURE, root=tmp_path)
+    (tmp_path / "gradebook.db").write_text("")
+    with pytest.raises(RuntimeError, match="solutions/"):
+        autograde.autograde(FIXTURE, root=tmp_path)
