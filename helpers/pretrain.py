@@ -207,21 +207,9 @@ def _build_autoencoder(base: Any) -> Any:
 
 
 def _progress_callback(total_epochs: int, desc: str, enabled: bool) -> Any:
-    import keras
-    from tqdm.auto import tqdm
+    from helpers.progress import epochs
 
-    class _Bar(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.bar = tqdm(total=total_epochs, desc=desc, unit="epoch", disable=not enabled)
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.bar.set_postfix(loss=f"{(logs or {}).get('loss', float('nan')):.4f}")
-            self.bar.update(1)
-
-        def on_train_end(self, logs=None):
-            self.bar.close()
-
-    return _Bar()
+    return epochs(total_epochs, desc, enabled=enabled)
 
 
 def pretrain(source: str = "simclr_chest", training: Recipe | Mapping[str, Any] | None = None,

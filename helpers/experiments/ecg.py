@@ -14,6 +14,7 @@ from typing import Any, Literal, Mapping
 
 import numpy as np
 
+from helpers import progress
 from helpers.cache import cached
 from helpers.recipes import Recipe
 from helpers.data import EcgRecord, Split, load_dataset, stratified_budget
@@ -432,8 +433,10 @@ def run_ecg200(recipe: RnnRecipe | Mapping[str, Any] | None = None, seeds: tuple
     stacked.compile(optimizer=keras.optimizers.Adam(r.lr), loss="sparse_categorical_crossentropy",
                     steps_per_execution=4)  # 4 batches per call into TensorFlow: about 20 % faster on a CPU
     start = time.perf_counter()
+    family = "transfer" if pretrained else "scratch"
+    bar = progress.epochs(r.epochs, f"{n} seeds side by side, {family}, {len(drawn[0])} beats")
     history = stacked.fit(np.stack(xs, axis=-1), np.stack(ys, axis=-1), epochs=r.epochs,
-                          batch_size=r.batch_size, shuffle=True, verbose=0)
+                          batch_size=r.batch_size, shuffle=True, verbose=0, callbacks=[bar])
     seconds = time.perf_counter() - start
     test = splits[0][2]
     x_val = np.stack([v.x[..., 0] for _, v, _ in splits], axis=-1)  # each seed's own validation beats
