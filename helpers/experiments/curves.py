@@ -490,9 +490,9 @@ def best_run(dataset: str, seed: int = 0, progress: bool = True) -> dict[str, An
 
 
 def _progress(items: list, desc: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+    from helpers.progress import bar
 
-    return tqdm(items, desc=desc, disable=not enabled, leave=False)
+    return bar(items, desc, enabled=enabled, leave=False)
 
 
 def seed_aucs(cell: Cell) -> np.ndarray:
@@ -501,9 +501,6 @@ def seed_aucs(cell: Cell) -> np.ndarray:
 
     pos = load_dataset(cell["dataset"]).positive_label
     return np.array([roc_auc(cell["y_test"], run["proba_test"], positive_label=pos) for run in cell["runs"]])
-
-
-test_aucs = seed_aucs  # the name lessons used before; kept for the cached notebooks of earlier releases
 
 
 def compare(dataset: str, budgets: Iterable[int | None] = BUDGETS, n_boot: int = 2000,
