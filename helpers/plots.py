@@ -28,6 +28,7 @@ __all__ = [
     "reliability_diagram",
     "confusion_matrix_plot",
     "metric_vs_labels",
+    "difference_vs_labels",
 ]
 
 
@@ -389,5 +390,50 @@ def metric_vs_labels(
     ax.set_title(f"{ylabel} against the number of labels (bars: {bars})", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def difference_vs_labels(
+    series: dict[str, list[dict]],
+    ylabel: str = "difference in test AUC",
+    dodge: float = 1.12,
+) -> Figure:
+    """A paired difference and its 95 % interval against the number of labels, one series per comparison.
+
+    ``series``: ``{name: rows}``, each row a dict with ``labels``, ``diff``,
+    ``diff_low`` and ``diff_high`` (the rows of
+    :func:`helpers.experiments.curves.compare`). The x axis is logarithmic;
+    series are dodged sideways by factors of ``dodge`` so that their interval
+    bars never overlap, and a dotted line marks no difference (0).
+
+    Used in lesson 04.
+    """
+    series = {name: rows for name, rows in series.items() if rows}
+    if not series:
+        raise ValueError("series is empty: nothing to plot.")
+    if dodge <= 1:
+        raise ValueError(f"dodge must be above 1 (a factor on the log axis), got {dodge!r}.")
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    ax.axhline(0.0, color="grey", linestyle=":", linewidth=1.2, gid="zero")
+    all_n: set[int] = set()
+    for k, (name, rows) in enumerate(series.items()):
+        rows = sorted(rows, key=lambda r: r["labels"])
+        n = np.array([r["labels"] for r in rows], dtype=float)
+        d = np.array([r["diff"] for r in rows], dtype=float)
+        low = np.array([r["diff_low"] for r in rows], dtype=float)
+        high = np.array([r["diff_high"] for r in rows], dtype=float)
+        all_n.update(int(x) for x in n)
+        shift = dodge ** (k - (len(series) - 1) / 2)
+        ax.errorbar(n * shift, d, yerr=[d - low, high - d], marker="o", capsize=3, label=name)
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(all_n))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("labelled training images (log scale; series nudged sideways)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{ylabel}: mean paired difference over seeds, 95 % interval", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

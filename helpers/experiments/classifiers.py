@@ -211,46 +211,133 @@ def imbalance_study(datasets: Sequence[str], seeds: Sequence[int],
 
 @cached
 def summarise_runs(runs: list[dict[str, Any]], positive_label: int, baseline: str = "plain",
-                   n_boot: int = 500, threshold: float = 0.5) -> list[dict[str, Any]]:
-    """Per method: seed-averaged test probabilities scored with bootstrap CIs, and the
-    paired-bootstrap difference from ``baseline`` for each metric.
+                   n_boot: int = 2000, threshold: float = 0.5) -> list[dict[str, Any]]:
+    """Per method: each single-seed model's scores, their mean and spread over seeds, and the paired
+    difference from ``baseline`` with a 95 % interval over seeds *and* test images.
 
-    Each row: ``method``, ``seeds``, and for ``sensitivity``, ``specificity``,
-    ``auc``: ``(estimate, low, high)``, the seed spread ``<metric>_seeds`` (min, max)
-    and ``<metric>_diff`` (the :func:`helpers.metrics.paired_bootstrap` dict).
-    Cached: thousands of bootstrap resamples take a while on a laptop.
+    ``runs`` are :func:`predictions` results; every method must have run the
+    same seeds (a seed is one label draw shared by every method, so the
+    difference is paired by seed). No prediction is averaged over seeds: a
+    seed-averaged prediction is an ensemble of several models that saw several
+    label draws, not a model trained on one budget.
+
+    Each row: ``method``, ``seeds`` (how many), and for each of :data:`SCORES`
+    (sensitivity and specificity at ``threshold``, AUC, ECE):
+    ``<metric>_per_seed`` (one value per seed), ``<metric>_mean`` and
+    ``<metric>_sd`` (over seeds, ddof=1); for the methods other than
+    ``baseline`` also ``<metric>_diff``, a dict with ``diff`` (mean over seeds
+    of the paired difference), ``low``, ``high`` (95 % interval) and ``real``
+    (the interval excludes 0). The AUC's interval is
+    :func:`helpers.metrics.seeds_and_cases_bootstrap`; the others come from
+    :func:`seeds_and_cases_difference`, the same two-level resampling.
+    Cached: the resamples take a few seconds.
 
     Used in lesson 06.
     """
     methods = list(dict.fromkeys(r["method"] for r in runs))
-    y = runs[0]["y_test"]
-    avg = {m: np.mean([r["p_test"] for r in runs if r["method"] == m], axis=0) for m in methods}
-    scorers = {"sensitivity": (metrics.sensitivity, {"threshold": threshold}),
-               "specificity": (metrics.specificity, {"threshold": threshold}),
-               "auc": (metrics.roc_auc, {})}
+    y = np.asarray(runs[0]["y_test"])
+    by_method = {m: sorted((r for r in runs if r["method"] == m), key=lambda r: r["seed"]) for m in methods}
+    seeds = {m: [r["seed"] for r in rs] for m, rs in by_method.items()}
+    if baseline in seeds and any(s != seeds[baseline] for s in seeds.values()):
+        raise ValueError(f"every method must run the same seeds to be paired by seed; got {seeds}.")
+    proba = {m: np.stack([r["p_test"] for r in rs]) for m, rs in by_method.items()}   # (seeds, test images)
     rows = []
     for m in methods:
-        row: dict[str, Any] = {"method": m, "seeds": sum(r["method"] == m for r in runs)}
-        for name, (fn, kw) in scorers.items():
-            row[name] = metrics.bootstrap_ci(fn, y, avg[m], positive_label=positive_label,
-                                             n_boot=n_boot, seed=0, **kw)
-            per_seed = [fn(y, r["p_test"], positive_label=positive_label, **kw)
-                        for r in runs if r["method"] == m]
-            row[f"{name}_seeds"] = (float(np.min(per_seed)), float(np.max(per_seed)))
-            if m != baseline and baseline in avg:
-                row[f"{name}_diff"] = metrics.paired_bootstrap(fn, y, avg[m], avg[baseline],
-                                                               positive_label=positive_label,
-                                                               n_boot=n_boot, seed=0, **kw)
+        row: dict[str, Any] = {"method": m, "seeds": len(seeds[m])}
+        for name in SCORES:
+            per_seed = np.array([score(name, y, p, positive_label=positive_label, threshold=threshold)
+                                 for p in proba[m]])
+            row.update({f"{name}_per_seed": per_seed.tolist(), f"{name}_mean": float(per_seed.mean()),
+                        f"{name}_sd": float(per_seed.std(ddof=1)) if len(per_seed) > 1 else float("nan")})
+            if m == baseline or baseline not in proba:
+                continue
+            if name == "auc":
+                d = metrics.seeds_and_cases_bootstrap(y, proba[m], proba[baseline], positive_label=positive_label,
+                                                      n_boot=n_boot, seed=0)
+            else:
+                d = seeds_and_cases_difference(name, y, proba[m], proba[baseline], positive_label=positive_label,
+                                               threshold=threshold, n_boot=n_boot, seed=0)
+            row[f"{name}_diff"] = {k: d[k] for k in ("diff", "low", "high", "real")}
         rows.append(row)
     return rows
+
+
+SCORES = ("sensitivity", "specificity", "auc", "ece")
+"""What :func:`summarise_runs` scores for every single-seed model (ECE: expected calibration error)."""
+
+
+def score(name: str, y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
+    """One of :data:`SCORES` for one model's test probabilities (``threshold`` for the two rates).
+
+    Used in lesson 06.
+    """
+    if name in ("sensitivity", "specificity"):
+        return getattr(metrics, name)(y_true, p_pos, positive_label=positive_label, threshold=threshold)
+    if name == "auc":
+        return metrics.roc_auc(y_true, p_pos, positive_label=positive_label)
+    if name == "ece":
+        return metrics.expected_calibration_error(y_true, p_pos, positive_label=positive_label)
+    raise ValueError(f"name must be one of {SCORES}, got {name!r}.")
+
+
+def _score_of_resamples(name: str, is_pos: np.ndarray, p: np.ndarray, counts: np.ndarray,
+                        threshold: float) -> np.ndarray:
+    """:func:`score` on every resample at once; ``counts[b, i]`` is how often resample ``b`` holds image ``i``."""
+    if name == "sensitivity":
+        return counts @ (is_pos & (p >= threshold)) / (counts @ is_pos)
+    if name == "specificity":
+        return counts @ (~is_pos & (p < threshold)) / (counts @ ~is_pos)
+    if name == "ece":   # sum over 10 equal-width bins of |positives - predicted|, over the images
+        which = np.searchsorted(np.linspace(0.0, 1.0, 11)[1:-1], p, side="right")
+        gaps = np.zeros((len(p), 10))
+        gaps[np.arange(len(p)), which] = is_pos - p
+        return np.abs(counts @ gaps).sum(axis=1) / counts.sum(axis=1)
+    raise ValueError(f"no resampled version of {name!r}.")
+
+
+def seeds_and_cases_difference(name: str, y_true, p_a, p_b, *, positive_label, threshold: float = 0.5,
+                               n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> dict[str, Any]:
+    """Mean over seeds of the paired difference A - B of a :func:`score`, with a two-level bootstrap interval.
+
+    ``p_a`` and ``p_b`` are (seeds, test images): row ``s`` holds the two
+    methods' single-seed models trained on seed ``s``'s label draw. Each of
+    ``n_boot`` resamples draws the test images with replacement (one draw shared
+    by every seed and both methods), then the seeds with replacement, and
+    recomputes the mean paired difference: the scheme of
+    :func:`helpers.metrics.seeds_and_cases_bootstrap` (the AUC's), for the
+    threshold rates and the ECE. Returns ``diff``, ``low``, ``high``, ``real``
+    (the interval excludes 0) and ``per_seed``.
+
+    Used in lesson 06.
+    """
+    pa, pb = np.atleast_2d(np.asarray(p_a, dtype=float)), np.atleast_2d(np.asarray(p_b, dtype=float))
+    if pa.shape != pb.shape or pa.shape[0] < 2:
+        raise ValueError(f"p_a and p_b must have the same shape (at least 2 seeds, images), "
+                         f"got {pa.shape} and {pb.shape}.")
+    y = np.asarray(y_true)
+    kw = {"positive_label": positive_label, "threshold": threshold}
+    per_seed = np.array([score(name, y, a, **kw) - score(name, y, b, **kw) for a, b in zip(pa, pb)])
+    resamples = np.array(list(metrics.bootstrap_indices(y, n_boot=n_boot, seed=seed)))
+    counts = np.zeros((n_boot, len(y)))
+    np.add.at(counts, (np.arange(n_boot)[:, None], resamples), 1.0)
+    is_pos = y == positive_label
+    boot = np.stack([_score_of_resamples(name, is_pos, a, counts, threshold)
+                     - _score_of_resamples(name, is_pos, b, counts, threshold) for a, b in zip(pa, pb)])
+    picks = np.random.default_rng(seed + 1).integers(0, len(pa), size=(n_boot, len(pa)))
+    diffs = np.take_along_axis(boot.T, picks, axis=1).mean(axis=1)          # (n_boot,)
+    low, high = (float(v) for v in np.nanpercentile(diffs, [100 * alpha / 2, 100 * (1 - alpha / 2)]))
+    return {"diff": float(per_seed.mean()), "low": low, "high": high, "real": bool(low > 0 or high < 0),
+            "per_seed": per_seed.tolist()}
 
 
 # ------------------------------------------------------------------- figures
 def plot_method_comparison(summaries: dict[str, list[dict[str, Any]]],
                            names: Sequence[str] = ("sensitivity", "specificity", "auc")):
-    """One row per dataset, one panel per metric: each method's seed-averaged value
-    with its bootstrap 95 % CI (bar), and the range over seeds (grey).
+    """One row per dataset, one panel per metric: every single-seed model as a dot, each method's
+    mean over seeds as a bar with its ± sd over seeds.
 
+    Each panel's axis is fitted to its values (not to [0, 1]), so that changes
+    of a few points stay visible; compare the methods *within* a panel.
     ``summaries``: ``{dataset: summarise_runs(...)}``. Returns a Figure.
 
     Used in lesson 06.
@@ -259,21 +346,25 @@ def plot_method_comparison(summaries: dict[str, list[dict[str, Any]]],
 
     fig, axes = plt.subplots(len(summaries), len(names), figsize=(3.6 * len(names), 2.6 * len(summaries)),
                              squeeze=False)
+    jitter = np.random.default_rng(0)
     for row, (dataset, rows) in zip(axes, summaries.items()):
         for ax, name in zip(row, names):
+            values = []
             for k, r in enumerate(rows):
-                est, lo, hi = r[name]
-                smin, smax = r[f"{name}_seeds"]
-                ax.plot([smin, smax], [k, k], color="0.75", linewidth=6, solid_capstyle="butt",
-                        label="range over seeds" if k == 0 else None)
-                ax.errorbar(est, k, xerr=[[est - lo], [hi - est]], fmt="o", color=f"C{k}", capsize=4,
-                            label="seed-averaged, 95 % CI" if k == 0 else None)
+                per_seed = np.asarray(r[f"{name}_per_seed"], dtype=float)
+                values.extend(per_seed.tolist())
+                ax.plot(per_seed, k + jitter.uniform(-0.18, 0.18, len(per_seed)), "o", color=f"C{k}",
+                        alpha=0.35, markersize=4, label="one seed's model" if k == 0 else None)
+                ax.errorbar(r[f"{name}_mean"], k, xerr=r[f"{name}_sd"], fmt="D", color=f"C{k}", markersize=7,
+                            capsize=5, markeredgecolor="black", label="mean ± sd over seeds" if k == 0 else None)
+            low, high = np.nanmin(values), np.nanmax(values)
+            pad = max(0.02, 0.08 * (high - low))
+            ax.set_xlim(max(-0.02, low - pad), min(1.02, high + pad))
             ax.set_yticks(range(len(rows)), [r["method"] for r in rows])
-            ax.set_xlim(-0.02, 1.02)
-            ax.invert_yaxis()
+            ax.set_ylim(len(rows) - 0.5, -0.5)
             ax.grid(axis="x", alpha=0.3)
             ax.set_title(f"{dataset}: {'AUC' if name == 'auc' else name}", fontsize=10)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig

@@ -193,3 +193,38 @@ def test_metric_vs_labels(tmp_path):
     assert np.all(np.abs(x / np.array([20, 50, 100]) - 1) < 0.05)  # nudged, not moved
     assert list(ax.get_xticks()) == [20, 50, 100]
     _saves(fig, tmp_path, "metric_vs_labels")
+
+
+def _rows(diffs, half_width):
+    return [{"labels": n, "diff": d, "diff_low": d - half_width, "diff_high": d + half_width}
+            for n, d in zip([10, 20, 50, 200, 4708], diffs)]
+
+
+def test_difference_vs_labels_plots_each_interval_and_dodges_the_series(tmp_path):
+    """Does each series show its differences with their intervals, without its bars overlapping another's?"""
+    from matplotlib.collections import LineCollection
+
+    series = {"pneumoniamnist": _rows([0.05, 0.03, 0.02, 0.01, 0.0], 0.02),
+              "breastmnist": _rows([-0.01, 0.0, 0.01, 0.0, -0.02], 0.04), "empty": []}
+    fig = plots.difference_vs_labels(series, ylabel="pretrained - scratch")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["pneumoniamnist", "breastmnist"]
+    assert any(line.get_gid() == "zero" and set(line.get_ydata()) == {0.0} for line in ax.get_lines())
+    points = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert len(points) == 2
+    (x1, y1), (x2, y2) = [(np.asarray(p.get_xdata()), np.asarray(p.get_ydata())) for p in points]
+    assert np.allclose(y1, [0.05, 0.03, 0.02, 0.01, 0.0]) and np.allclose(y2, [-0.01, 0.0, 0.01, 0.0, -0.02])
+    assert np.all(x1 < x2), "the second series must sit to the right of the first at every budget"
+    assert np.all(x2 / x1 > 1.1), "nudged apart by a visible factor on the log axis"
+    bars = [c for c in ax.collections if isinstance(c, LineCollection)]
+    spans = sorted((float(seg[0][1]), float(seg[1][1])) for c in bars for seg in c.get_segments())
+    assert (0.03, 0.07) in [tuple(round(v, 10) for v in s) for s in spans], "diff 0.05, interval [0.03, 0.07]"
+    xs = {round(float(seg[0][0]), 6) for c in bars for seg in c.get_segments()}
+    assert len(xs) == 10, "each bar of each series at its own x"
+    assert ax.get_xscale() == "log"
+    _saves(fig, tmp_path, "difference_vs_labels")
+
+
+def test_difference_vs_labels_refuses_nothing_to_plot():
+    with pytest.raises(ValueError, match="nothing to plot"):
+        plots.difference_vs_labels({"a": []})

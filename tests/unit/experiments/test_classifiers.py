@@ -40,26 +40,93 @@ def test_oversample_balances_and_keeps_every_case():
     assert np.array_equal(out.y, (out.x.ravel() >= 2).astype(int))  # images keep their labels
 
 
-def test_summarise_runs_scores_seed_averages_with_paired_differences(tmp_path, monkeypatch):
+def _toy_runs(y, shifts: dict[str, float], seeds: int, rng) -> list[dict]:
+    """Single-seed test probabilities of label 0 (the positive class): informative, noisy, shifted per method."""
+    runs = []
+    for method, shift in shifts.items():
+        for seed in range(seeds):
+            p = np.clip(0.25 * (y == 0) + 0.4 * rng.random(len(y)) + shift * (y == 0), 0, 1)
+            runs.append({"method": method, "seed": seed, "y_test": y, "p_test": p})
+    return runs
+
+
+def test_summarise_runs_scores_single_seed_models_never_their_average(tmp_path, monkeypatch):
+    """Is every number a mean over single-seed models (not the score of seed-averaged predictions)?"""
+    from helpers import metrics
+
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))     # summarise_runs is cached
     rng = np.random.default_rng(2)
     y = rng.integers(0, 2, 200)
-    runs = []
-    for method, shift in [("plain", 0.0), ("class weights", 0.25)]:
-        for seed in range(3):
-            p = np.clip(0.25 * (y == 0) + 0.4 * rng.random(200) + shift * (y == 0), 0, 1)
-            runs.append({"method": method, "seed": seed, "y_test": y, "p_test": p})
-    rows = classifiers.summarise_runs(runs, positive_label=0, n_boot=100)
+    runs = _toy_runs(y, {"plain": 0.0, "class weights": 0.25}, seeds=4, rng=rng)
+    rows = classifiers.summarise_runs(runs, positive_label=0, n_boot=200)
     assert any(tmp_path.rglob("*.joblib"))
     assert [r["method"] for r in rows] == ["plain", "class weights"]
-    for r in rows:
-        est, lo, hi = r["auc"]
-        assert lo <= est <= hi and r["seeds"] == 3
-        assert r["auc_seeds"][0] <= r["auc_seeds"][1]
-    assert "auc_diff" not in rows[0]
+    plain = [r["p_test"] for r in runs if r["method"] == "plain"]
+    per_seed = [metrics.roc_auc(y, p, positive_label=0) for p in plain]
+    assert rows[0]["auc_per_seed"] == pytest.approx(per_seed)
+    assert rows[0]["auc_mean"] == pytest.approx(np.mean(per_seed))
+    assert rows[0]["auc_sd"] == pytest.approx(np.std(per_seed, ddof=1))
+    ensemble = metrics.roc_auc(y, np.mean(plain, axis=0), positive_label=0)
+    assert rows[0]["auc_mean"] != pytest.approx(ensemble), "the seed-averaged (ensemble) AUC must not be reported"
+    assert rows[0]["seeds"] == 4 and "auc_diff" not in rows[0]
+    for name in classifiers.SCORES:
+        d = rows[1][f"{name}_diff"]
+        assert d["low"] <= d["diff"] <= d["high"]
     assert rows[1]["sensitivity_diff"]["diff"] > 0 and rows[1]["sensitivity_diff"]["real"]
-    fig = classifiers.plot_method_comparison({"toy": rows})
-    assert len(fig.axes) == 3
+    assert rows[1]["auc_diff"]["real"] and rows[1]["auc_diff"]["low"] > 0
+
+
+def test_summarise_runs_refuses_unpaired_seeds(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    y = np.r_[np.zeros(20, int), np.ones(20, int)]
+    runs = _toy_runs(y, {"plain": 0.0, "resampling": 0.1}, seeds=3, rng=np.random.default_rng(0))
+    runs = [r for r in runs if not (r["method"] == "resampling" and r["seed"] == 2)]
+    with pytest.raises(ValueError, match="same seeds"):
+        classifiers.summarise_runs(runs, positive_label=0, n_boot=50)
+
+
+@pytest.mark.parametrize("name", ["sensitivity", "specificity", "ece"])
+def test_resampled_scores_equal_the_metric_on_each_resample(name):
+    from helpers import metrics
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 80)
+    p = rng.random(80)
+    resamples = np.array(list(metrics.bootstrap_indices(y, n_boot=20, seed=1)))
+    counts = np.zeros((20, 80))
+    np.add.at(counts, (np.arange(20)[:, None], resamples), 1.0)
+    fast = classifiers._score_of_resamples(name, y == 1, p, counts, threshold=0.4)
+    slow = [classifiers.score(name, y[idx], p[idx], positive_label=1, threshold=0.4) for idx in resamples]
+    assert fast == pytest.approx(slow)
+
+
+def test_the_two_level_interval_covers_a_known_zero_and_excludes_a_known_difference():
+    """Seeds that differ only by noise give intervals around 0; a real shift of sensitivity is found."""
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 300)
+    covered = 0
+    for trial in range(20):
+        same = [np.clip(0.3 * y + 0.7 * rng.random((10, 300)), 0, 1) for _ in range(2)]   # one distribution
+        d = classifiers.seeds_and_cases_difference("sensitivity", y, same[0], same[1], positive_label=1,
+                                                   n_boot=300, seed=trial)
+        covered += d["low"] <= 0 <= d["high"]
+    assert covered >= 17, f"a known zero difference was covered by only {covered} of 20 intervals"
+    base = np.clip(0.3 * y + 0.7 * rng.random((10, 300)), 0, 1)
+    d = classifiers.seeds_and_cases_difference("sensitivity", y, np.clip(base + 0.15, 0, 1), base,
+                                               positive_label=1, n_boot=300)
+    assert d["real"] and d["low"] > 0 and len(d["per_seed"]) == 10
+
+
+def test_the_figure_fits_each_axis_to_its_values():
+    """A change of a few points must be visible: the axis is not [0, 1] when every value is near 0.9."""
+    rows = [{"method": m, **{f"{n}_per_seed": list(v + np.linspace(0, 0.02, 5)) for n in ("sensitivity", "specificity", "auc")},
+             **{f"{n}_mean": v + 0.01 for n in ("sensitivity", "specificity", "auc")},
+             **{f"{n}_sd": 0.008 for n in ("sensitivity", "specificity", "auc")}}
+            for m, v in [("plain", 0.88), ("class weights", 0.91)]]
+    fig = classifiers.plot_method_comparison({"toy": rows, "toy2": rows})
+    assert len(fig.axes) == 6
+    low, high = fig.axes[0].get_xlim()
+    assert low > 0.8 and high < 0.97, (low, high)
 
 
 # ------------------------------------------------ cached trained classifier
