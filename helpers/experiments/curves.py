@@ -302,11 +302,11 @@ def kind(dataset: str, source: str = "simclr_chest") -> str:
     names = tuple(spec["datasets"])
     method = "self-supervised" if spec["kind"] in ("contrastive", "dae") else "supervised"
     if names == (dataset,):
-        return f"{method} pretraining on the same unlabelled images (same domain, not transfer across datasets)"
+        return f"same-domain {method} pretraining (not transfer across datasets)"
     others = "+".join(d for d in names if d != dataset)
     if dataset in names:
-        return f"{method} pretraining on pooled unlabelled images ({others} + {dataset}'s own)"
-    return f"transfer across datasets ({method} on {others} -> {dataset})"
+        return f"pooled {method} pretraining ({others} with {dataset}'s own unlabelled images)"
+    return f"cross-dataset transfer ({method} on {others}, fine-tuned on {dataset})"
 
 
 # ------------------------------------------------------------------------------------ runs
@@ -503,7 +503,7 @@ def seed_aucs(cell: Cell) -> np.ndarray:
     return np.array([roc_auc(cell["y_test"], run["proba_test"], positive_label=pos) for run in cell["runs"]])
 
 
-def compare(dataset: str, budgets: Iterable[int | None] = BUDGETS, n_boot: int = 2000,
+def compare(dataset: str, budgets: Iterable[int | None] = BUDGETS, n_boot: int = 1000,
             progress: bool = True, source: str | None = None) -> list[Comparison]:
     """One row per budget: each family's mean ± sd test AUC over seeds, and pretrained minus scratch.
 
@@ -617,7 +617,7 @@ def report(progress: bool = False) -> dict[str, Any]:
 def write_report(results: dict[str, Any], path: str | Path) -> Path:
     """Write the curve tables (plain JSON) that ``reports/transfer_curves.json`` commits (:func:`report`).
 
-    Used in lesson 04.
+    No lesson uses it: tools.course calls it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
