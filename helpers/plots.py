@@ -380,11 +380,7 @@ def metric_vs_labels(
         nudge = 1.04 ** (k - (n_methods - 1) / 2)
         ax.errorbar(n * nudge, value, yerr=[value - low, high - value], marker="o",
                     capsize=3, label=method)
-    ax.set_xscale("log")
-    ticks = sorted(all_n)
-    ax.set_xticks(ticks)
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    _log_label_axis(ax, all_n)
     ax.set_xlabel("labelled training images (log scale)")
     ax.set_ylabel(ylabel)
     ax.set_title(f"{ylabel} against the number of labels (bars: {bars})", fontsize=10)
@@ -392,6 +388,14 @@ def metric_vs_labels(
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def _log_label_axis(ax, label_counts: set[int]) -> None:
+    """A log x axis with a plain tick at each number of labels (no minor tick labels)."""
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(label_counts))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def difference_vs_labels(
@@ -426,10 +430,7 @@ def difference_vs_labels(
         all_n.update(int(x) for x in n)
         shift = dodge ** (k - (len(series) - 1) / 2)
         ax.errorbar(n * shift, d, yerr=[d - low, high - d], marker="o", capsize=3, label=name)
-    ax.set_xscale("log")
-    ax.set_xticks(sorted(all_n))
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    _log_label_axis(ax, all_n)
     ax.set_xlabel("labelled training images (log scale; series nudged sideways)")
     ax.set_ylabel(ylabel)
     ax.set_title(f"{ylabel}: mean paired difference over seeds, 95 % interval", fontsize=10)
