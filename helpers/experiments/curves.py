@@ -310,6 +310,33 @@ def kind(dataset: str, source: str = "simclr_chest") -> str:
 
 
 # ------------------------------------------------------------------------------------ runs
+def _is_probe(r: ScratchRecipe | TransferRecipe) -> bool:
+    """A linear probe (frozen base, no augmentation): the base maps each image to the same features at
+    every step, so the features are computed once and only the head trains on them (same model, far less work)."""
+    return isinstance(r, TransferRecipe) and r.trainable == "head" and not r.augment and r.bn_statistics == "source"
+
+
+def _features(ds: Dataset, r: TransferRecipe) -> Dataset:
+    """``ds`` with every image replaced by the frozen pretrained base's feature vector (a linear probe's input)."""
+    import dataclasses
+
+    from helpers.pretrain import load_pretrained
+
+    base = load_pretrained(r.source, progress=False, pooling=r.pooling)
+    base.trainable = False
+    splits = {k: Split(np.asarray(base.predict(v.x, batch_size=512, verbose=0)), v.y) for k, v in ds.splits.items()}
+    return dataclasses.replace(ds, splits=splits)
+
+
+def _head(n_features: int, n_classes: int, dropout: float, name: str) -> Any:
+    """A linear probe's trainable part: dropout and a softmax layer on the base's features."""
+    import keras
+
+    inputs = keras.Input((n_features,), name="features")
+    x = keras.layers.Dropout(dropout, name="dropout")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(n_classes, activation="softmax", name="head")(x), name=name)
+
+
 def _build(family: str, r: ScratchRecipe | TransferRecipe, ds: Dataset, train_x: np.ndarray, name: str) -> Any:
     """A new, uncompiled classifier for one recipe (weights drawn from Keras's current seed)."""
     from helpers.models import build_cnn, build_finetune_model, freeze, unfreeze_top
@@ -345,7 +372,38 @@ def stacked_model(branches: list[Any]) -> Any:
     return keras.Model(inputs, [b(x) for b, x in zip(branches, inputs)], name="seeds")
 
 
-def _source_key(dataset: str, n: int | None, family: str, name: str, seeds: tuple[int, ...],
+_COMPILED: dict[tuple, tuple[Any, list[np.ndarray]]] = {}
+"""The last compiled stacked model of this process (its recipe and shape as key) and its optimizer's start."""
+
+
+def _compiled(fresh: Any, lr: float, key: tuple) -> Any:
+    """``fresh`` (a stacked model just built, uncompiled) ready to train, without tracing its steps twice.
+
+    Tracing a stacked model's training step takes longer than training it for
+    a budget of 10 labels. A cell of the same recipe and input shape as the
+    previous one reuses that compiled model: every variable (weights,
+    batch-norm statistics, random-number states) is set to ``fresh``'s and the
+    optimizer to its starting state, so the run is the one ``fresh`` would
+    make (a unit test checks this).
+    """
+    import keras
+
+    key = (*key, len(fresh.outputs))
+    if key in _COMPILED:
+        model, start = _COMPILED[key]
+        for target, value in zip(model.variables, fresh.variables, strict=True):
+            target.assign(value)
+        for target, value in zip(model.optimizer.variables, start, strict=True):
+            target.assign(value)
+        return model
+    fresh.compile(optimizer=keras.optimizers.Adam(lr), loss=["sparse_categorical_crossentropy"] * len(fresh.outputs))
+    fresh.optimizer.build(fresh.trainable_variables)
+    _COMPILED.clear()
+    _COMPILED[key] = (fresh, [np.array(v.numpy()) for v in fresh.optimizer.variables])
+    return fresh
+
+
+def _source_key(dataset: str, n: int | None, family: str, name: str, seeds: tuple[int, ...] = SEEDS,
                 source: str | None = None) -> str:
     """The pretrained weights a transfer cell loads are part of its key."""
     from helpers.pretrain import weights_key
@@ -359,7 +417,9 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
              source: str | None = None) -> Cell:
     """Train recipe ``name`` of ``family`` on the ``n``-label draw of every seed; predict validation and test.
 
-    The seeds train together in one :func:`stacked_model`. Returns a
+    The seeds train together in one :func:`stacked_model` (compiled once per
+    recipe in a process, :func:`_compiled`); a linear probe trains its heads
+    on the frozen base's features, computed once (:func:`_features`). Returns a
     :class:`Cell` (plain data): every seed's :class:`Run` holds its sizes,
     steps, training seconds, validation labels and probabilities, test
     probabilities (positive class) and its validation ``checkpoints``.
@@ -371,13 +431,16 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
 
     ds = load_dataset(dataset)
     r, t, pos = recipe(family, name, source), TRAINING, ds.positive_label
+    probe = _is_probe(r)
+    if probe:                                      # the frozen base's features stand in for the images
+        ds = _features(ds, r)
     draws = [budget_splits(ds, n, seed) for seed in seeds]
     branches = []
     for seed, (train, _) in zip(seeds, draws):
         keras.utils.set_random_seed(seed)          # this seed's initial weights and random states
-        branches.append(_build(family, r, ds, train.x, name=f"seed{seed}"))
-    model = stacked_model(branches)
-    model.compile(optimizer=keras.optimizers.Adam(r.lr), loss=["sparse_categorical_crossentropy"] * len(seeds))
+        branches.append(_head(ds.train.x.shape[1], len(ds.label_names), r.dropout, name=f"seed{seed}") if probe
+                        else _build(family, r, ds, train.x, name=f"seed{seed}"))
+    model = _compiled(stacked_model(branches), r.lr, key=(dataset, family, repr(r.as_dict()), ds.train.x.shape[1:]))
     n_train, n_val = len(draws[0][0].y), len(draws[0][1].y)
     steps = steps_for(n_train, t)
     stop_early = n_val >= t.min_val_to_stop
@@ -385,14 +448,19 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
     best = [(-1.0, 0, None, None)] * len(seeds)    # (val AUC, steps, proba_val, proba_test) kept per seed
     checkpoints: list[list[tuple[int, float, float]]] = [[] for _ in seeds]
     seconds, since_best = 0.0, [0] * len(seeds)
+    xs = [tr.x for tr, _ in draws]
+    ys = [tr.y for tr, _ in draws]
+    n_val_rows = len(draws[0][1].y)
+    scored = [np.concatenate([va.x, ds.test.x]) for _, va in draws]   # one prediction pass per checkpoint
     for chunk in np.array_split(np.arange(steps), t.checkpoints):
-        rows = slice(chunk[0] * t.batch_size, (chunk[-1] + 1) * t.batch_size)
         start = time.perf_counter()
-        model.fit([tr.x[o[rows]] for (tr, _), o in zip(draws, orders)], [tr.y[o[rows]] for (tr, _), o in zip(draws, orders)],
-                  batch_size=t.batch_size, epochs=1, shuffle=False, verbose=0)
+        for step in chunk:                          # one gradient step of every seed (no per-epoch overhead)
+            rows = slice(step * t.batch_size, (step + 1) * t.batch_size)
+            model.train_on_batch([x[o[rows]] for x, o in zip(xs, orders)], [y[o[rows]] for y, o in zip(ys, orders)])
         seconds += time.perf_counter() - start
-        p_val = _per_branch(model.predict([va.x for _, va in draws], batch_size=512, verbose=0))
-        p_test = _per_branch(model.predict([ds.test.x] * len(seeds), batch_size=512, verbose=0))
+        p_all = _per_branch(model.predict(scored, batch_size=1024, verbose=0))
+        p_val = [p[:n_val_rows] for p in p_all]
+        p_test = [p[n_val_rows:] for p in p_all]
         for i, (_, va) in enumerate(draws):
             auc = roc_auc(va.y, np.asarray(p_val[i])[:, pos], positive_label=pos)
             checkpoints[i].append((int(chunk[-1] + 1), round(seconds / len(seeds), 3), auc))
@@ -595,7 +663,9 @@ def compute_table(dataset: str, progress: bool = True) -> list[dict[str, Any]]:
 
 REPORTED: tuple[tuple[str, str | None], ...] = (("pneumoniamnist", None), ("breastmnist", None),
                                                   ("breastmnist", "simclr_medmnist"))
-"""The comparisons lesson 04 prints and ``reports/transfer_curves.json`` keeps: (dataset, source)."""
+"""The comparisons lesson 04 can print and ``reports/transfer_curves.json`` keeps: (dataset, source). The
+pooled source ``simclr_medmnist`` is an extra: lesson 04 and :func:`report` include it only where its weights
+are in the course cache (``python -m helpers.pretrain simclr_medmnist``)."""
 
 
 def report(progress: bool = False) -> dict[str, Any]:
@@ -607,8 +677,12 @@ def report(progress: bool = False) -> dict[str, Any]:
 
     No lesson uses it: tools.course calls it.
     """
+    from helpers.pretrain import weights_path
+
     out: dict[str, Any] = {}
     for dataset, source in REPORTED:
+        if source is not None and not weights_path(source).is_file():
+            continue                                   # an extra source nobody built here
         out[dataset if source is None else f"{dataset}_{source}"] = compare(dataset, progress=progress, source=source)
     out["compute_pneumoniamnist"] = compute_table("pneumoniamnist", progress=progress)
     return out
