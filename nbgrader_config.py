@@ -11,8 +11,9 @@ import os
 from pathlib import Path
 
 from tools.grading.settings import apply_course_settings
+from helpers.env import setting
 
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
 
-COURSE_ROOT = Path(os.environ.get("COURSE_ROOT", Path(__file__).resolve().parent))
+COURSE_ROOT = Path(setting("COURSE_ROOT") or Path(__file__).resolve().parent)
 apply_course_settings(c, COURSE_ROOT)

@@ -30,6 +30,7 @@ import joblib
 
 from helpers import REPO_ROOT
 from helpers.code_key import PACKAGE, code_key
+from helpers.env import setting
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,9 +40,9 @@ def cache_dir() -> Path:
 
     Used in every lesson with a cached run (01, 03, 04, 05, 06).
     """
-    env = os.environ.get("COURSE_CACHE_DIR")
+    env = setting("COURSE_CACHE_DIR")
     path = Path(env).expanduser().resolve() if env else REPO_ROOT / ".cache"
-    data = os.environ.get("COURSE_DATA_DIR")
+    data = setting("COURSE_DATA_DIR")
     if data and Path(data).expanduser().resolve() in (path, *path.parents):
         raise ValueError(f"The cache folder {path} is inside COURSE_DATA_DIR ({data}); "
                          "set COURSE_CACHE_DIR to a folder of its own.")

@@ -13,9 +13,10 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from helpers import REPO_ROOT
+from helpers.env import setting
 
 SOLUTIONS = REPO_ROOT / "solutions"
 REPORTS = REPO_ROOT / "reports"
@@ -32,7 +33,7 @@ def lessons() -> list[str]:
     Used in every lesson.
     """
     names = sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
-    only = [n for n in os.environ.get("COURSE_LESSONS", "").split(",") if n]
+    only = [n for n in (setting("COURSE_LESSONS") or "").split(",") if n]
     return [n for n in names if n in only] if only else names
 
 
@@ -67,7 +68,49 @@ def process_alive(pid: int) -> bool:
         return True
 
 
-def prepare_status() -> dict[str, Any]:
+class PrepareStatus(TypedDict, total=False):
+    """The status file a running ``prepare`` keeps in the cache folder (:data:`STATUS_FILE`).
+
+    :func:`write_status` writes it (``tools.course.prepare``), :func:`prepare_status`
+    reads it (every lesson's setup cell, ``python -m tools.course status``).
+
+    No lesson uses it: tools.course writes it and the setup cell reads it.
+    """
+
+    state: Literal["cold", "running", "stopped", "failed", "done", "prepared"]
+    cache: str            # the cache folder
+    pid: int              # the prepare process
+    started: float        # time.time() when prepare started
+    updated: float        # time.time() of the last write (a status older than 25 min is stale)
+    lessons: int          # how many lessons prepare executes
+    lesson: str           # the lesson executing now
+    lesson_index: int     # its position, from 0
+    cell: int             # the cell executing now, from 0
+    cells: int            # code cells in that lesson (0 while its kernel starts)
+    left_s: float         # estimated seconds left
+    log: str | None       # the background prepare's log file
+    error: str            # why it failed
+
+
+def write_status(status: PrepareStatus) -> Path:
+    """Write ``status`` (stamped with ``updated``) atomically: a setup cell never reads half a file.
+
+    No lesson uses it: tools.course calls it.
+    """
+    from helpers.cache import cache_dir
+
+    unknown = set(status) - set(PrepareStatus.__annotations__)
+    if unknown:
+        raise ValueError(f"not fields of PrepareStatus: {sorted(unknown)}")
+    path = cache_dir() / STATUS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps({**status, "updated": time.time()}, indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def prepare_status() -> PrepareStatus:
     """The cache's state, for ``python -m tools.course status`` and every lesson's setup cell.
 
     ``{"state": "prepared"}``, ``{"state": "running", ...progress}`` (a ``prepare``
@@ -89,7 +132,7 @@ def prepare_status() -> dict[str, Any]:
     return status
 
 
-def describe_status(status: dict[str, Any]) -> str:
+def describe_status(status: PrepareStatus) -> str:
     """One line saying what the cache holds and what a ``prepare`` is doing. Used in every lesson."""
     if status["state"] == "prepared":
         return "course cache: prepared (every lesson reads its trained models from it)"

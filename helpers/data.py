@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from helpers import REPO_ROOT
+from helpers.env import setting
 
 REGISTRY_PATH = REPO_ROOT / "datasets" / "registry.json"
 DEFAULT_DATA_DIR = REPO_ROOT / "datasets"
@@ -105,7 +106,7 @@ def data_roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
     roots: list[Path] = []
     if data_dir is not None:
         roots.append(Path(data_dir).expanduser().resolve())
-    env = os.environ.get("COURSE_DATA_DIR")
+    env = setting("COURSE_DATA_DIR")
     if env:
         roots.append(Path(env).expanduser().resolve())
     roots.append(DEFAULT_DATA_DIR)

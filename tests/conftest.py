@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO_ROOT
+from helpers.env import setting
 
 SHARED_DATA = (REPO_ROOT.parent / "shared" / "datasets").resolve()
 if not os.environ.get("COURSE_DATA_DIR") and (SHARED_DATA / "SOURCES.md").is_file():
@@ -35,8 +36,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session", autouse=True)
 def session_cache(tmp_path_factory) -> Path:
     """A fresh, empty course cache for the whole test session (inherited by kernels)."""
-    if os.environ.get("COURSE_TEST_CACHE_DIR"):  # reuse one on purpose (debugging)
-        path = Path(os.environ["COURSE_TEST_CACHE_DIR"]).resolve()
+    if setting("COURSE_TEST_CACHE_DIR"):  # reuse one on purpose (debugging)
+        path = Path(setting("COURSE_TEST_CACHE_DIR")).resolve()
     else:
         path = tmp_path_factory.mktemp("course-cache")
     os.environ["COURSE_CACHE_DIR"] = str(path)

@@ -31,8 +31,8 @@ from typing import Any, Callable
 
 from helpers import REPO_ROOT
 # What a lesson's setup cell reads (the status file, the prepared stamp) is defined in the library.
-from helpers.course_state import (REPORTS, SOLUTIONS, STATUS_FILE, TIMING_COMMITTED, describe_status,
-                                  lessons, minutes, prepare_status, prepared_stamp)
+from helpers.course_state import (REPORTS, SOLUTIONS, STATUS_FILE, TIMING_COMMITTED, PrepareStatus, describe_status,
+                                  lessons, minutes, prepare_status, prepared_stamp, write_status)
 from tools import grading
 
 RELEASE = REPO_ROOT / "notebooks"
@@ -181,14 +181,26 @@ def mark_prepared(seconds: dict[str, float]) -> Path:
     return stamp
 
 
-def update_readme(readme: Path = REPO_ROOT / "README.md", report: Path = TIMING_COMMITTED) -> None:
-    """Rewrite the README's lesson table (between its lesson-table markers) from a timing report."""
-    text = readme.read_text(encoding="utf-8")
-    start, end = "<!-- lesson-table", "<!-- /lesson-table -->"
+def _rewrite_block(path: Path, marker: str, body: str) -> None:
+    """Replace what lies between ``<!-- marker...-->`` and ``<!-- /marker -->`` in ``path`` with ``body``."""
+    text = path.read_text(encoding="utf-8")
+    start, end = f"<!-- {marker}", f"<!-- /{marker} -->"
     head, rest = text.split(start, 1)
     marker_line, _, tail = rest.partition("\n")
     _, _, after = tail.partition(end)
-    readme.write_text(f"{head}{start}{marker_line}\n{timing_table(report)}\n{end}{after}", encoding="utf-8")
+    path.write_text(f"{head}{start}{marker_line}\n{body}\n{end}{after}", encoding="utf-8")
+
+
+def update_readme(readme: Path = REPO_ROOT / "README.md", report: Path = TIMING_COMMITTED) -> None:
+    """Rewrite the README's lesson table (between its lesson-table markers) from a timing report."""
+    _rewrite_block(readme, "lesson-table", timing_table(report))
+
+
+def update_settings_table(guide: Path = REPO_ROOT / "docs" / "instructor.md") -> None:
+    """Rewrite the instructor guide's table of ``COURSE_*`` variables (between its settings-table markers)."""
+    from helpers.env import markdown_table
+
+    _rewrite_block(guide, "settings-table", markdown_table())
 
 
 # ----------------------------------------------------------------------- prepare
@@ -225,16 +237,6 @@ def cold_seconds(path: Path = TIMING_COMMITTED) -> dict[str, float]:
             if isinstance(t.get("cold", {}).get("seconds"), (int, float))}
 
 
-def _write_status(status: dict[str, Any]) -> None:
-    from helpers.cache import cache_dir
-
-    path = cache_dir() / STATUS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps({**status, "updated": time.time()}, indent=1))
-    os.replace(tmp, path)  # atomic: a lesson's setup cell never reads half a file
-
-
 def prepare(force: bool = False, log: Path | None = None) -> int:
     """Check data, execute every lesson once (fills the cache), confirm offline readiness.
 
@@ -251,7 +253,7 @@ def prepare(force: bool = False, log: Path | None = None) -> int:
               "`python -m tools.course prepare --force` redoes it")
         return 0
     names, cold = lessons(), cold_seconds()
-    status: dict[str, Any] = {"state": "running", "pid": os.getpid(), "started": time.time(),
+    status: PrepareStatus = {"state": "running", "pid": os.getpid(), "started": time.time(),
                               "lessons": len(names), "log": str(log) if log else None}
     total_cold = sum(cold.get(n, 0.0) for n in names)
     print(f"filling the cache: {len(names)} lessons"
@@ -276,23 +278,23 @@ def prepare(force: bool = False, log: Path | None = None) -> int:
             spent = now - lesson_start
             status.update(cell=index, cells=total,
                           left_s=max(cold.get(name, 0.0) - spent, 0.0) + left_after)
-            _write_status(status)
+            write_status(status)
 
-        _write_status(status)
+        write_status(status)
         try:
             result = execute_notebook(SOLUTIONS / name / f"{name}.ipynb", timeout=1200, on_cell=progress)
         except KeyboardInterrupt:
-            _write_status({**status, "state": "stopped"})
+            write_status({**status, "state": "stopped"})
             raise
         except Exception as exc:
-            _write_status({**status, "state": "failed", "error": f"{type(exc).__name__}: {str(exc)[-300:]}"})
+            write_status({**status, "state": "failed", "error": f"{type(exc).__name__}: {str(exc)[-300:]}"})
             print(f"{name} failed: {exc}", flush=True)
             return 1
         done[name] = result["seconds"]
         print(f"  {name}: {result['seconds']:.0f} s  ({minutes(time.time() - status['started'])} elapsed, "
               f"{len(names) - i - 1} lesson(s) left)", flush=True)
     mark_prepared(done)
-    _write_status({**status, "state": "done", "left_s": 0})
+    write_status({**status, "state": "done", "left_s": 0})
     print("ready: the course now runs offline from the cache in", cache_dir(), flush=True)
     return 0
 
@@ -381,7 +383,7 @@ def _main(argv: list[str] | None = None) -> int:
     sub.add_parser("lessons", help="list the lessons")
     sub.add_parser("lab-settings", help="install the course's JupyterLab defaults (no news pop-up) in this environment")
     sub.add_parser("readme", help="copy reports/timing-latest.json to reports/timing.json and "
-                                  "rewrite README's lesson table from it")
+                                  "rewrite README's lesson table from it (and the guide's table of COURSE_* variables)")
     args = parser.parse_args(argv)
     if args.cmd == "prepare":
         return prepare_in_background() if args.background and not args.force else prepare(args.force, args.log)
@@ -401,7 +403,8 @@ def _main(argv: list[str] | None = None) -> int:
         if TIMING_LATEST.is_file():
             shutil.copy(TIMING_LATEST, TIMING_COMMITTED)
         update_readme()
-        print(f"README.md lesson table rewritten from {TIMING_COMMITTED}")
+        update_settings_table()
+        print(f"README.md lesson table rewritten from {TIMING_COMMITTED}; docs/instructor.md's variables from helpers.env")
     elif args.cmd == "lab-settings":
         print(f"JupyterLab defaults installed: {install_lab_settings()}")
     elif args.cmd == "lessons":

@@ -35,7 +35,7 @@ import pytest
 from helpers import REPO_ROOT
 from tools import grading
 
-CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = setting("COURSE_CHROMIUM") or "/usr/bin/chromium"
 SHOTS = REPO_ROOT / "reports" / "screenshots"
 LESSON = "01_background"
 WIDGET_NB = REPO_ROOT / "tests" / "fixtures" / "grading" / "browser_widget.ipynb"
@@ -57,6 +57,7 @@ if _missing():
     pytest.skip(_missing(), allow_module_level=True)
 
 import websocket  # noqa: E402  (websocket-client, installed with jupyter)
+from helpers.env import setting
 
 
 def free_port() -> int:

@@ -24,7 +24,7 @@ def test_setup_in_a_lesson_folder_says_what_the_cold_cache_costs(tmp_path, monke
     assert "2-core CPU" in line
     cold = course.cold_seconds()[lesson]
     assert course_state.minutes(cold) in line
-    course._write_status({"state": "running", "pid": os.getpid(), "started": 0, "lessons": 6,
+    course_state.write_status({"state": "running", "pid": os.getpid(), "started": 0, "lessons": 6,
                           "lesson": lesson, "lesson_index": 0, "cell": 4, "cells": 20, "log": "x.log"})
     line = course_state.cache_line(lesson)
     assert "filling in the background (lesson 1/6" in line and "cell 5/20" in line
@@ -40,9 +40,21 @@ def test_a_dead_background_prepare_reads_as_stopped(tmp_path, monkeypatch):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     assert not course_state.process_alive(dead.pid)
-    course._write_status({"state": "running", "pid": dead.pid, "started": 0, "lessons": 6,
+    course_state.write_status({"state": "running", "pid": dead.pid, "started": 0, "lessons": 6,
                           "lesson": "01_background", "lesson_index": 0, "cell": 0, "cells": 0, "log": "x.log"})
     status = course_state.prepare_status()
     assert status["state"] == "stopped"
     line = course_state.describe_status(status)
     assert "stopped at lesson 1/6 01_background, starting its kernel" in line and "make prepare" in line
+
+
+def test_the_status_file_holds_only_declared_fields(tmp_path, monkeypatch):
+    """The status is a declared type: a misspelt field is refused before anything is written."""
+    import pytest
+
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(ValueError, match="lesson_idx"):
+        course_state.write_status({"state": "running", "lesson_idx": 2})
+    assert not (tmp_path / "cache" / course_state.STATUS_FILE).exists()
+    path = course_state.write_status({"state": "failed", "lesson": "01_background", "error": "boom"})
+    assert path.name == course_state.STATUS_FILE and course_state.prepare_status()["error"] == "boom"

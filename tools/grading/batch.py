@@ -46,6 +46,7 @@ class Result:
 _CONFIG = """\
 from pathlib import Path
 from tools.grading.settings import apply_course_settings, apply_sandbox_settings
+from helpers.env import setting
 c = get_config()  # noqa: F821
 apply_course_settings(c, Path({root!r}))
 apply_sandbox_settings(c, Path({runtime!r}), {timeout}, {penalty!r})
@@ -83,7 +84,7 @@ def _grade_in_sandbox(root: Path, assignment: str, student: str, timeout: int,
     """Autograde one submission (``folder``, default submitted/<student>/<assignment>) in a throwaway
     course copy; return the result and that copy."""
     start = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix="cg-", dir=os.environ.get("COURSE_GRADING_TMP")))
+    tmp = Path(tempfile.mkdtemp(prefix="cg-", dir=setting("COURSE_GRADING_TMP")))
     runtime = tmp / "run"
     for sub in ("run", "config", "share/jupyter/kernels/" + KERNEL_NAME, "solutions/" + assignment):
         (tmp / sub).mkdir(parents=True, exist_ok=True)
@@ -296,7 +297,7 @@ def autograde(assignment: str, students: list[str] | None = None, jobs: int = 1,
     logs = root / "grading-logs" / assignment
     logs.mkdir(parents=True, exist_ok=True)
     graded: list[tuple[Result, Path]] = []
-    canary_dir = Path(tempfile.mkdtemp(prefix="canary-", dir=os.environ.get("COURSE_GRADING_TMP")))
+    canary_dir = Path(tempfile.mkdtemp(prefix="canary-", dir=setting("COURSE_GRADING_TMP")))
     try:
         _write_canary(root, assignment, canary_dir)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

@@ -13,6 +13,7 @@ from tools.grading.benchmark import bench
 from tools.grading.cycle import collect, export, feedback, release, set_due_date
 from tools.grading.sandbox import kernel_main
 from tools.grading.scan import scan_notebook
+from helpers.env import setting
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("autograde", help="grade every submission, each in its own sandbox")
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="only these students (repeatable)")
-    p.add_argument("--jobs", type=int, default=int(os.environ.get("COURSE_GRADING_JOBS", "1")))
+    p.add_argument("--jobs", type=int, default=int(setting("COURSE_GRADING_JOBS")))
     p = sub.add_parser("due", help="set an assignment's due date (later submissions are marked late)")
     p.add_argument("assignment")
     p.add_argument("when", help="ISO 8601 with a time zone, e.g. 2026-12-01T23:59+01:00")

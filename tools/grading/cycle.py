@@ -14,6 +14,7 @@ from helpers import REPO_ROOT
 
 from tools.grading.settings import _venv_path, course_root
 from helpers.course_state import lessons
+from helpers.env import setting
 
 
 def nbgrader(*args: str, root: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -51,7 +52,7 @@ def release(assignment: str | None = None, root: Path | None = None, to_exchange
         nbgrader("generate_assignment", name, "--force", *([] if to_exchange else ["--no-db"]), root=root)
         print(f"generated {root / 'notebooks' / name}", flush=True)
     if to_exchange:
-        exchange = Path(os.environ.get("COURSE_EXCHANGE", root / "exchange"))
+        exchange = Path(setting("COURSE_EXCHANGE") or root / "exchange")
         exchange.mkdir(parents=True, exist_ok=True)
         exchange.chmod(0o777)  # nbgrader's exchange must be writable by every student
         for name in names:
@@ -116,7 +117,7 @@ def _stamp_zip_times(assignment: str, zip_file: str, regexp: str, root: Path) ->
     import zipfile
     from datetime import datetime
     from zoneinfo import ZoneInfo
-    tz = ZoneInfo(os.environ.get("COURSE_ZIP_TIMEZONE", "UTC"))
+    tz = ZoneInfo(setting("COURSE_ZIP_TIMEZONE"))
     pattern, stamps = re.compile(regexp), {}
     with zipfile.ZipFile(zip_file) as z:
         for info in z.infolist():

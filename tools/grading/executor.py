@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from tools.grading.settings import JUDGE_CALL_TIMEOUT_S, TIMEOUT_GRACE_S, TRANSCRIPT_FILE, VERDICTS_FILE
+from helpers.env import setting
 
 
 def _grader_judge(call: Any) -> Any:
     """The judge of the submission being graded (``COURSE_GRADING_SOURCE``), or None when nothing is judged."""
     from tools.judge import Judge, source_of
-    path = os.environ.get("COURSE_GRADING_SOURCE")
+    path = setting("COURSE_GRADING_SOURCE")
     if not path:
         return None
     return Judge(source_of(path), call)
@@ -24,7 +25,7 @@ def _save_verdicts(judge: Any, verdicts: dict) -> None:
     """Write the verdicts and the transcript of calls beside the course copy (outside the sandbox)."""
     if judge is None:
         return
-    root = Path(os.environ.get("COURSE_ROOT", "."))
+    root = Path(setting("COURSE_ROOT") or ".")
     (root / VERDICTS_FILE).write_text(json.dumps(verdicts))
     with open(root / TRANSCRIPT_FILE, "w", encoding="utf-8") as f:
         for entry in judge.transcript:

@@ -12,6 +12,7 @@ from typing import Any
 from helpers import REPO_ROOT
 
 from tools.grading.settings import CPU_LIMIT_S, FILE_SIZE_LIMIT_MB, MEMORY_LIMIT_GB, USAGE_FILE
+from helpers.env import setting
 
 
 def _bwrap_command(scratch: Path, runtime: Path, kernel_argv: list[str], env: dict[str, str]) -> list[str]:
@@ -71,7 +72,7 @@ def _set_limits() -> None:
     """rlimits of the kernel (inherited through bwrap): memory, CPU, file size, no core dumps."""
     import resource  # Unix only: imported here so that the tests collect on Windows
 
-    mem = int(float(os.environ.get("COURSE_GRADING_MEMORY_GB", MEMORY_LIMIT_GB)) * 2**30)
+    mem = int(float(setting("COURSE_GRADING_MEMORY_GB") or MEMORY_LIMIT_GB) * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_LIMIT_S, CPU_LIMIT_S + 5))
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT_MB * 2**20,) * 2)
@@ -90,7 +91,7 @@ def kernel_main(connection_file: str, extra: list[str]) -> None:
     """
     scratch = Path.cwd().resolve()
     info = json.loads(Path(connection_file).read_text())
-    ipc_dir = Path(os.environ.get("COURSE_GRADING_IPC_DIR", "/nonexistent")).resolve()
+    ipc_dir = Path(setting("COURSE_GRADING_IPC_DIR") or "/nonexistent").resolve()
     if info.get("transport") != "ipc" or Path(info.get("ip", "")).resolve().parent != ipc_dir:
         raise SystemExit("course-sandbox: start this kernel through `python -m tools.grading autograde` "
                          "(ipc transport in COURSE_GRADING_IPC_DIR)")

@@ -11,28 +11,29 @@ from pathlib import Path
 from typing import Any
 
 from helpers import REPO_ROOT
+from helpers.env import setting
 
 
 KERNEL_NAME = "course-sandbox"
 # Limits: see docs/instructor.md for how they were chosen (measured while grading ran).
-CELL_TIMEOUT_S = int(os.environ.get("COURSE_CELL_TIMEOUT", "300"))
-MEMORY_LIMIT_GB = float(os.environ.get("COURSE_GRADING_MEMORY_GB", "6"))
-SUBMISSION_TIMEOUT_S = int(os.environ.get("COURSE_SUBMISSION_TIMEOUT", "1800"))
-CPU_LIMIT_S = int(os.environ.get("COURSE_GRADING_CPU_S", "3600"))
+CELL_TIMEOUT_S = int(setting("COURSE_CELL_TIMEOUT"))
+MEMORY_LIMIT_GB = float(setting("COURSE_GRADING_MEMORY_GB"))
+SUBMISSION_TIMEOUT_S = int(setting("COURSE_SUBMISSION_TIMEOUT"))
+CPU_LIMIT_S = int(setting("COURSE_GRADING_CPU_S"))
 FILE_SIZE_LIMIT_MB = 512
 # What one graded submission may bring back into autograded/ (the notebook counts): the rest is left out.
-COPY_BACK_MAX_FILES = int(os.environ.get("COURSE_GRADING_MAX_FILES", "50"))
-COPY_BACK_MAX_MB = float(os.environ.get("COURSE_GRADING_MAX_MB", "50"))
+COPY_BACK_MAX_FILES = int(setting("COURSE_GRADING_MAX_FILES"))
+COPY_BACK_MAX_MB = float(setting("COURSE_GRADING_MAX_MB"))
 CANARY = "course-solution"  # the instructor's own answers, graded first in every batch (never imported)
 TIMEOUT_GRACE_S = 10  # after an interrupt, a kernel that does not answer within this is killed
 USAGE_FILE = ".grading-usage.json"
 VERDICTS_FILE = "judge-verdicts.json"  # written by the executor, outside the sandbox (course copy root)
 TRANSCRIPT_FILE = "judge-transcript.jsonl"  # what the kernel answered to every call
-JUDGE_CALL_TIMEOUT_S = int(os.environ.get("COURSE_JUDGE_CALL_TIMEOUT", "120"))
+JUDGE_CALL_TIMEOUT_S = int(setting("COURSE_JUDGE_CALL_TIMEOUT"))
 
 def course_root() -> Path:
     """The course being graded: ``COURSE_ROOT`` if set, else this repository."""
-    return Path(os.environ.get("COURSE_ROOT", REPO_ROOT)).resolve()
+    return Path(setting("COURSE_ROOT") or REPO_ROOT).resolve()
 
 
 def _venv_path(path: str) -> str:
@@ -45,13 +46,12 @@ LATE_PENALTIES = ("none", "zero")  # nbgrader's LateSubmissionPlugin methods
 
 def late_penalty() -> str:
     """What a late submission costs: ``COURSE_LATE_PENALTY`` = none (only marked late) or zero."""
-    method = os.environ.get("COURSE_LATE_PENALTY", "none")
+    method = setting("COURSE_LATE_PENALTY")
     if method not in LATE_PENALTIES:
         raise ValueError(f"COURSE_LATE_PENALTY={method!r}: use one of {', '.join(LATE_PENALTIES)}")
     return method
 
 
-COURSE_ID_DEFAULT = "transfer-learning-medicine"
 FEEDBACK_PREPROCESSORS = [  # nbgrader's default feedback shows the hidden tests: the course's filter strips them
     "nbgrader.preprocessors.GetGrades",
     "tools.grading.FeedbackFilter",
@@ -63,11 +63,11 @@ def apply_course_settings(c: Any, root: Path) -> None:
     """The course's nbgrader settings (folders, gradebook, exchange, stubs, timeouts, feedback) on config ``c``."""
     root = Path(root)
     c.CourseDirectory.root = str(root)
-    c.CourseDirectory.course_id = os.environ.get("COURSE_ID", COURSE_ID_DEFAULT)
+    c.CourseDirectory.course_id = setting("COURSE_ID")
     c.CourseDirectory.source_directory = "solutions"
     c.CourseDirectory.release_directory = "notebooks"
     c.CourseDirectory.db_url = "sqlite:///" + str(root / "gradebook.db")
-    c.Exchange.root = os.environ.get("COURSE_EXCHANGE", str(root / "exchange"))
+    c.Exchange.root = setting("COURSE_EXCHANGE") or str(root / "exchange")
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
     c.ExecutePreprocessor.timeout = CELL_TIMEOUT_S
