@@ -33,7 +33,7 @@ def import_tensorflow():
     in every notebook. They are sent to ``os.devnull`` for the import only.
     Python errors raised by the import still propagate as usual.
 
-    Used in every lesson (each module that builds or trains a model calls it on import).
+    No lesson calls it directly: each module that builds or trains a model calls it on import.
     """
     import sys
 

@@ -38,7 +38,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def cache_dir() -> Path:
     """The cache folder: ``COURSE_CACHE_DIR`` if set, else ``<repo>/.cache``.
 
-    Used in every lesson with a cached run (01, 03, 04, 05, 06).
+    No lesson calls it directly: every cached run of a lesson goes through it.
     """
     env = setting("COURSE_CACHE_DIR")
     path = Path(env).expanduser().resolve() if env else REPO_ROOT / ".cache"
@@ -52,7 +52,7 @@ def cache_dir() -> Path:
 def user_cache_dir() -> Path:
     """Where a result goes when the course cache cannot be written: ``~/.cache/transfer-learning-medicine``.
 
-    Used in every lesson with a cached run, where the course cache is read-only (a classroom).
+    No lesson calls it directly: a cached run goes through it where the course cache is read-only (a classroom).
     """
     home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(home).expanduser().resolve() / "transfer-learning-medicine"
@@ -112,7 +112,7 @@ def code_fingerprint() -> str:
     :func:`run_code_key`. The instructor tools (``tools/``) are not part of it:
     they never change a result, so editing them keeps a prepared cache prepared.
 
-    Used in every lesson (the setup cell's prepared check).
+    No lesson calls it directly: the setup cell's prepared check does.
     """
     digest = hashlib.sha256()
     package = REPO_ROOT / PACKAGE
@@ -127,7 +127,7 @@ def run_code_key(func: Callable[..., Any]) -> str:
 
     A function outside the course package (a test's) is keyed by its own source.
 
-    Used in every lesson with a cached run (01, 03, 04, 05, 06).
+    No lesson calls it directly: every cached run of a lesson goes through it.
     """
     func = inspect.unwrap(func)
     module = func.__module__
@@ -151,7 +151,7 @@ def _bound(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> lis
 def cache_key(func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
     """The key of ``func(*args, **kwargs)``: its name, the code it executes, and its bound arguments.
 
-    Used in every lesson with a cached run (01, 03, 04, 05, 06).
+    No lesson calls it directly: every cached run of a lesson goes through it.
     """
     name = f"{func.__module__}.{func.__qualname__}"
     return joblib.hash((name, run_code_key(func), _bound(func, args, kwargs)))
@@ -168,7 +168,7 @@ def cached(func: F | None = None, *, also: Callable[..., Any] | None = None) -> 
     course cache. When that cache is read-only, a result it lacks is written to
     :func:`user_cache_dir` instead, or kept in memory (one warning on stderr).
 
-    Used in every lesson with a cached run (01, 03, 04, 05, 06).
+    No lesson calls it directly: every cached run of a lesson goes through it.
     """
     if func is None:
         return lambda f: cached(f, also=also)
@@ -212,7 +212,7 @@ def cached(func: F | None = None, *, also: Callable[..., Any] | None = None) -> 
 def is_cached(func: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
     """True when ``func(*args, **kwargs)`` would come from the cache (``func`` decorated with :func:`cached`).
 
-    Used in every lesson with a cached run (01, 03, 04, 05, 06).
+    No lesson calls it directly: every cached run of a lesson goes through it.
     """
     if not hasattr(func, "cached_places"):
         raise TypeError(f"{getattr(func, '__qualname__', func)!r} is not a cached function "

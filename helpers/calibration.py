@@ -29,7 +29,7 @@ def fit_temperature(y_val, p_val, *, positive_label) -> float:
     ``T > 1`` softens over-confident probabilities, ``T < 1`` sharpens them;
     the ranking (and so the AUC) never changes.
 
-    Used in lesson 05.
+    Taught in lesson 05.
     """
     from scipy.optimize import minimize_scalar
 
@@ -44,12 +44,12 @@ def fit_temperature(y_val, p_val, *, positive_label) -> float:
 
 
 def apply_temperature(p_pos, temperature: float) -> np.ndarray:
-    """Probabilities ``sigmoid(logit(p_pos) / temperature)``. Used in lesson 05."""
+    """Probabilities ``sigmoid(logit(p_pos) / temperature)``. Taught in lesson 05."""
     return _sigmoid(_logit(p_pos) / float(temperature))
 
 
 def fit_platt(y_val, p_val, *, positive_label) -> tuple[float, float]:
-    """Platt scaling: ``(a, b)`` of a logistic regression of the outcome on ``logit(p_val)``. Used in lesson 05."""
+    """Platt scaling: ``(a, b)`` of a logistic regression of the outcome on ``logit(p_val)``. Taught in lesson 05."""
     from sklearn.linear_model import LogisticRegression
 
     y, p = metrics.check_inputs(y_val, p_val, positive_label)
@@ -58,13 +58,13 @@ def fit_platt(y_val, p_val, *, positive_label) -> tuple[float, float]:
 
 
 def apply_platt(p_pos, a: float, b: float) -> np.ndarray:
-    """Probabilities ``sigmoid(a * logit(p_pos) + b)``. Used in lesson 05."""
+    """Probabilities ``sigmoid(a * logit(p_pos) + b)``. Taught in lesson 05."""
     return _sigmoid(a * _logit(p_pos) + b)
 
 
 # ------------------------------------------------------------ threshold table
 def threshold_table(y_true, p_pos, *, positive_label, thresholds: Iterable[float]) -> list[dict[str, float]]:
-    """Counts, sensitivity, specificity, PPV and NPV at each threshold (one dict per row). Used in lesson 05."""
+    """Counts, sensitivity, specificity, PPV and NPV at each threshold (one dict per row). Taught in lesson 05."""
     rows = []
     for t in thresholds:
         kw = {"positive_label": positive_label, "threshold": float(t)}
@@ -76,7 +76,7 @@ def threshold_table(y_true, p_pos, *, positive_label, thresholds: Iterable[float
 
 
 def format_threshold_table(rows: list[dict[str, float]]) -> str:
-    """The rows of :func:`threshold_table` as a fixed-width text table. Used in lesson 05."""
+    """The rows of :func:`threshold_table` as a fixed-width text table. Taught in lesson 05."""
     head = f"{'threshold':>9} {'TP':>4} {'FN':>4} {'FP':>4} {'TN':>4} {'sens':>6} {'spec':>6} {'PPV':>6} {'NPV':>6}"
     lines = [head]
     for r in rows:
@@ -94,7 +94,7 @@ def threshold_explorer(y_true, p_pos, *, positive_label, label_names=None, value
     autograding) until the cell timeout. Needs a live kernel to react; a saved
     notebook keeps only the static table the lesson prints beside it.
 
-    Used in lesson 05.
+    Taught in lesson 05.
     """
     import io
 
@@ -128,7 +128,7 @@ def diagnose_sens_spec(got, y_true, p_pos, positive_label, threshold: float) -> 
     specificity swapped, the other class taken as positive, ``>`` for ``>=``,
     labels and predictions swapped) and names the first that matches.
 
-    Used in lesson 05.
+    Taught in lesson 05.
     """
     y = np.asarray(y_true).reshape(-1)
     p = np.asarray(p_pos, dtype=float).reshape(-1)

@@ -238,7 +238,7 @@ def reachable(module: str, name: str, root: Path | None = None) -> dict[str, str
     ``root`` is the package folder to read (default: the installed ``helpers/``);
     tests point it at an edited copy.
 
-    Used in every lesson with a cached run (01, 03, 04, 05, 06).
+    No lesson calls it directly: every cached run of a lesson goes through it.
     """
     root = Path(root).resolve() if root is not None else _package_dir()
     index = _index(root, _stamp(root))
@@ -267,7 +267,7 @@ def _cached_key(module: str, name: str, root: Path, stamp: tuple) -> str:
 def code_key(module: str, name: str, root: Path | None = None) -> str:
     """A short hash of the code :func:`reachable` finds from ``module.name`` (memoised until a file changes).
 
-    Used in every lesson with a cached run (01, 03, 04, 05, 06).
+    No lesson calls it directly: every cached run of a lesson goes through it.
     """
     root = Path(root).resolve() if root is not None else _package_dir()
     return _cached_key(module, name, root, _stamp(root))

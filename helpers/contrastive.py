@@ -39,7 +39,7 @@ def augmenter(seed: int = 0, name: str = "views") -> keras.Sequential:
     60-110 % of the image, scaled back to 28 px), contrast and brightness
     changes, and Gaussian noise. Outside training it changes nothing.
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     return keras.Sequential([
         layers.RandomFlip("horizontal", seed=seed),
@@ -59,7 +59,7 @@ def nt_xent(z_a: Any, z_b: Any, temperature: float = 0.2) -> Any:
     others: a softmax over cosine similarities divided by ``temperature``,
     scored with cross-entropy. Lower is better; chance is ``log(2N - 1)``.
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 04.
     """
     z = tf.math.l2_normalize(tf.cast(tf.concat([z_a, z_b], axis=0), "float32"), axis=1)
     n = tf.shape(z)[0] // 2
@@ -76,7 +76,7 @@ class SimCLR(keras.Model):
     ``fit(x)`` takes unlabelled images only. After training, keep ``encoder``
     (the convolutional base) and throw the projection head away.
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 04.
     """
 
     def __init__(self, encoder: keras.Model, projection_dim: int = 64, temperature: float = 0.2,
@@ -113,7 +113,7 @@ def clean_batch_norm_statistics(encoder: keras.Model, x: np.ndarray, batch: int 
     transfer feeds clean images. One training-mode pass over a large clean
     batch with momentum 0 replaces them. Returns the number of BN layers reset.
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     bns = [layer for layer in encoder.layers if isinstance(layer, layers.BatchNormalization)]
     momenta = [layer.momentum for layer in bns]

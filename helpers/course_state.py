@@ -30,7 +30,7 @@ def lessons() -> list[str]:
 
     ``COURSE_LESSONS=01_background,04_finetune`` restricts commands and tests to those.
 
-    Used in every lesson.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     names = sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
     only = [n for n in (setting("COURSE_LESSONS") or "").split(",") if n]
@@ -38,21 +38,21 @@ def lessons() -> list[str]:
 
 
 def prepared_stamp() -> Path:
-    """The file that says every lesson ran against this version of the course's cache. Used in every lesson."""
+    """The file that says every lesson ran against this version of the course's cache. No lesson calls it directly (lessons reach it through other helpers)."""
     from helpers.cache import cache_dir, code_fingerprint
 
     return cache_dir() / f"prepared-{code_fingerprint()}.json"
 
 
 def minutes(seconds: float) -> str:
-    """A duration as people say it: ``"12 min"`` from 90 s on, else ``"40 s"``. Used in every lesson."""
+    """A duration as people say it: ``"12 min"`` from 90 s on, else ``"40 s"``. No lesson calls it directly (lessons reach it through other helpers)."""
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 def process_alive(pid: int) -> bool:
     """Whether process ``pid`` still runs (POSIX); on Windows, trust the status file's freshness.
 
-    Used in every lesson.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     if os.name == "nt":
         return True
@@ -116,7 +116,7 @@ def prepare_status() -> PrepareStatus:
     ``{"state": "prepared"}``, ``{"state": "running", ...progress}`` (a ``prepare``
     is filling the cache), ``{"state": "stopped"|"failed", ...}`` or ``{"state": "cold"}``.
 
-    Used in every lesson.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     from helpers.cache import cache_dir
 
@@ -133,7 +133,7 @@ def prepare_status() -> PrepareStatus:
 
 
 def describe_status(status: PrepareStatus) -> str:
-    """One line saying what the cache holds and what a ``prepare`` is doing. Used in every lesson."""
+    """One line saying what the cache holds and what a ``prepare`` is doing. No lesson calls it directly (lessons reach it through other helpers)."""
     if status["state"] == "prepared":
         return "course cache: prepared (every lesson reads its trained models from it)"
     if status["state"] == "cold":
@@ -159,7 +159,7 @@ def cache_line(lesson: str | None = None) -> str | None:
     ``None`` outside a lesson folder or once ``prepare`` has run (then every lesson is warm).
     The lesson's cold and warm times come from the committed ``reports/timing.json``.
 
-    Used in every lesson.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     lesson = lesson or Path.cwd().name
     try:

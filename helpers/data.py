@@ -29,23 +29,23 @@ DEFAULT_DATA_DIR = REPO_ROOT / "datasets"
 
 
 class DataError(Exception):
-    """Base class for data problems the course explains to the user. Used in every lesson."""
+    """Base class for data problems the course explains to the user. No lesson calls it directly (lessons reach it through other helpers)."""
 
 
 class DataFileMissingError(DataError, FileNotFoundError):
-    """A registered data file is in none of the data roots. Used in every lesson."""
+    """A registered data file is in none of the data roots. No lesson calls it directly (lessons reach it through other helpers)."""
 
 
 class DataFileCorruptError(DataError):
-    """A data file exists but cannot be read (truncated, wrong format). Used in every lesson."""
+    """A data file exists but cannot be read (truncated, wrong format). No lesson calls it directly (lessons reach it through other helpers)."""
 
 
 class ChecksumError(DataError):
-    """A data file's MD5 differs from the registry's. Used in every lesson."""
+    """A data file's MD5 differs from the registry's. No lesson calls it directly (lessons reach it through other helpers)."""
 
 
 class Split(NamedTuple):
-    """One split of a dataset: inputs ``x`` and integer labels ``y``. Used in every lesson."""
+    """One split of a dataset: inputs ``x`` and integer labels ``y``. No lesson calls it directly (lessons reach it through other helpers)."""
 
     x: np.ndarray
     y: np.ndarray
@@ -53,7 +53,7 @@ class Split(NamedTuple):
 
 @dataclass
 class Dataset:
-    """A loaded dataset: its splits plus what the registry says about it. Used in every lesson."""
+    """A loaded dataset: its splits plus what the registry says about it. No lesson calls it directly (lessons reach it through other helpers)."""
 
     name: str
     splits: dict[str, Split]
@@ -85,13 +85,13 @@ class Dataset:
 
 # --------------------------------------------------------------------- registry
 def registry() -> dict[str, dict[str, Any]]:
-    """Return the dataset registry (``datasets/registry.json``) by dataset name. Used in every lesson."""
+    """Return the dataset registry (``datasets/registry.json``) by dataset name. Taught in lesson 06."""
     entries = json.loads(REGISTRY_PATH.read_text(encoding="utf-8"))
     return {k: v for k, v in entries.items() if not k.startswith("_")}
 
 
 def dataset_info(name: str) -> dict[str, Any]:
-    """Return one registry entry, with a helpful error for an unknown name. Used in every lesson."""
+    """Return one registry entry, with a helpful error for an unknown name. Taught in lesson 01."""
     reg = registry()
     if name not in reg:
         raise KeyError(f"Unknown dataset {name!r}. Known datasets: {', '.join(sorted(reg))}.")
@@ -101,7 +101,7 @@ def dataset_info(name: str) -> dict[str, Any]:
 def data_roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
     """The folders searched for data, in order: ``data_dir``, ``COURSE_DATA_DIR``, ``datasets/``.
 
-    Used in every lesson.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     roots: list[Path] = []
     if data_dir is not None:
@@ -146,7 +146,7 @@ def _verify_md5(path: Path, expected: str, dataset: str) -> None:
 
 
 def find_file(name: str, relpath: str, data_dir: str | os.PathLike | None = None) -> Path:
-    """Return the first existing copy of a registered file, MD5-checked. Used in every lesson."""
+    """Return the first existing copy of a registered file, MD5-checked. No lesson calls it directly (lessons reach it through other helpers)."""
     info = dataset_info(name)
     entry = next((f for f in info["files"] if f["path"] == relpath), None)
     if entry is None:
@@ -167,7 +167,7 @@ def find_file(name: str, relpath: str, data_dir: str | os.PathLike | None = None
 
 # ---------------------------------------------------------------------- loaders
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
-    """Load a registered labelled dataset (MedMNIST or UCR ECG) as a :class:`Dataset`. Used in every lesson."""
+    """Load a registered labelled dataset (MedMNIST or UCR ECG) as a :class:`Dataset`. Taught in lesson 01."""
     info = dataset_info(name)
     if info["kind"] == "medmnist":
         splits = _load_medmnist(name, info, data_dir)
@@ -228,7 +228,7 @@ def _load_ucr(name: str, info: dict, data_dir) -> dict[str, Split]:
 
 @dataclass
 class EcgRecord:
-    """A WFDB ECG record: signal in mV (samples, leads), sampling rate and beat annotations. Used in lesson 03."""
+    """A WFDB ECG record: signal in mV (samples, leads), sampling rate and beat annotations. No lesson calls it directly (lessons reach it through other helpers)."""
 
     name: str
     signal: np.ndarray
@@ -239,7 +239,7 @@ class EcgRecord:
 
 
 def load_mitdb_record(name: str = "mitdb100", data_dir: str | os.PathLike | None = None) -> EcgRecord:
-    """Read a MIT-BIH record and its reference annotations with ``wfdb``. Used in lesson 03."""
+    """Read a MIT-BIH record and its reference annotations with ``wfdb``. Taught in lesson 03."""
     import wfdb
 
     info = dataset_info(name)
@@ -281,7 +281,7 @@ def benchmark_line(name: str) -> str:
     They come from the registry (``benchmarks``), with their source; a dataset
     without published figures says so.
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 01.
     """
     bench = dataset_info(name).get("benchmarks")
     if not bench:
@@ -302,7 +302,7 @@ def stratified_budget(
     Give either ``fraction`` (each class keeps ``round(fraction * count)``, at
     least 1) or ``n_per_class`` (capped at the class size). Indices are sorted.
 
-    Used in lessons 03, 06.
+    Taught in lesson 06.
     """
     y = np.asarray(y).reshape(-1)
     if (fraction is None) == (n_per_class is None):
@@ -324,7 +324,7 @@ def budget_splits(ds: Dataset, fraction: float, seed: int) -> tuple[Split, Split
     The protocol gives no free validation labels: with 10 % of the training
     labels you also get only 10 % of the validation labels.
 
-    Used in lesson 06.
+    Taught in lesson 06.
     """
     tr = stratified_budget(ds.train.y, fraction=fraction, seed=seed)
     va = stratified_budget(ds.val.y, fraction=fraction, seed=seed + 10_000)
@@ -419,7 +419,7 @@ if __name__ == "__main__":
 # ------------------------------------------------------------ simulated shift
 def scanner_shift(x: np.ndarray, gamma: float = 0.6, contrast: float = 0.7, noise: float = 0.03,
                   seed: int = 0) -> np.ndarray:
-    """Simulate images from another scanner: gamma and contrast change plus sensor noise. Used in lesson 06."""
+    """Simulate images from another scanner: gamma and contrast change plus sensor noise. Taught in lesson 06."""
     rng = np.random.default_rng(seed)
     y = np.power(np.clip(x, 0, 1), gamma)
     y = 0.5 + contrast * (y - y.mean(axis=(1, 2, 3), keepdims=True))

@@ -64,7 +64,7 @@ def pins(path: Path | None = None, environment: dict[str, str] | None = None) ->
     ``environment`` overrides marker variables (e.g. ``{"sys_platform": "darwin",
     "platform_machine": "arm64"}``) to read the pins of another platform.
 
-    Used in every lesson.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     path = path or helpers.REPO_ROOT / "requirements.txt"
     found: dict[str, str] = {}
@@ -93,7 +93,7 @@ def pins(path: Path | None = None, environment: dict[str, str] | None = None) ->
 def version_warning(installed: dict[str, str], pinned: dict[str, str] | None = None) -> str | None:
     """One line naming the packages whose installed version differs from the pin (``None`` if all match).
 
-    Used in every lesson.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     pinned = pins() if pinned is None else pinned
     odd = [f"{name} {installed[name]} (course pins {pinned[name]})" for name in PINNED_IN_SETUP
@@ -110,7 +110,7 @@ def setup(seed: int = 42, mixed_precision: bool = False, verbose: bool = True) -
     ``mixed_precision=True`` uses float16 compute on a GPU (ignored on a CPU,
     where it is slower). Never fails on a CPU-only machine. Returns what it found.
 
-    Used in every lesson.
+    Taught in lesson 01.
     """
     import numpy as np
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 class Setting:
     """One ``COURSE_*`` environment variable: its default (None: unset), what it does and who reads it.
 
-    Used in every lesson.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
 
     name: str
@@ -83,7 +83,7 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 def setting(name: str) -> str | None:
     """The value of the declared variable ``name`` (its default when unset or empty).
 
-    Used in every lesson.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     if name not in _BY_NAME:
         raise KeyError(f"{name} is not a declared course setting; declare it in helpers.env.SETTINGS "

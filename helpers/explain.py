@@ -16,7 +16,7 @@ import numpy as np
 # Lesson 06 writes the saliency map and Grad-CAM itself (tf.GradientTape on the
 # class score); these are the plumbing around them and the sanity check.
 def last_conv_layer(model) -> str:
-    """Name of the base's last ReLU (the last convolutional feature maps before pooling). Used in lesson 06."""
+    """Name of the base's last ReLU (the last convolutional feature maps before pooling). Taught in lesson 06."""
     return [lyr.name for lyr in model.get_layer("base").layers if lyr.name.endswith("_relu")][-1]
 
 
@@ -29,7 +29,7 @@ def last_conv_split(model):
     base's output. Grad-CAM (lesson 06) differentiates the class score with
     respect to the maps between the two.
 
-    Used in lesson 06.
+    Taught in lesson 06.
     """
     import tensorflow as tf
 
@@ -51,7 +51,7 @@ def last_conv_split(model):
 
 
 def randomised_copy(model, seed: int = 0):
-    """The same architecture with freshly initialised (random) weights. Used in lesson 06."""
+    """The same architecture with freshly initialised (random) weights. Taught in lesson 06."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -89,7 +89,7 @@ def randomisation_check(model, x, class_index: int, explain, compare=None, seed:
     ReLU map blank. A map that barely changes (correlation near 1) shows the
     input's edges, not what the model learned.
 
-    Used in lesson 06.
+    Taught in lesson 06.
     """
     if not callable(explain) or (compare is not None and not callable(compare)):
         raise TypeError("explain (and compare) must be functions (model, x, class_index) -> maps (N, H, W).")
@@ -113,7 +113,7 @@ def plot_maps(images: np.ndarray, columns: dict[str, np.ndarray], titles: Sequen
 
     ``images``: (N, H, W, 1) in [0, 1]; each map: (N, H, W) in [0, 1]. Returns a Figure.
 
-    Used in lesson 06.
+    Taught in lesson 06.
     """
     import matplotlib.pyplot as plt
 

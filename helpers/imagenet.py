@@ -21,7 +21,7 @@ WEIGHTS_HOST = "storage.googleapis.com"
 
 
 class ImageNetUnavailable(RuntimeError):
-    """ImageNet weights are neither cached nor downloadable (no internet). Used in lesson 04."""
+    """ImageNet weights are neither cached nor downloadable (no internet). Taught in lesson 04."""
 
 
 def _weights_file(size: int = 96) -> Path:
@@ -30,7 +30,7 @@ def _weights_file(size: int = 96) -> Path:
 
 
 def online(host: str = WEIGHTS_HOST, timeout: float = 3.0) -> bool:
-    """True when ``host`` answers on port 443 within ``timeout`` seconds. Used in lesson 04."""
+    """True when ``host`` answers on port 443 within ``timeout`` seconds. No lesson calls it directly (lessons reach it through other helpers)."""
     try:
         socket.create_connection((host, 443), timeout=timeout).close()
         return True
@@ -48,7 +48,7 @@ def imagenet_model(n_classes: int = 2, size: int = 96, input_shape: tuple[int, i
     :class:`ImageNetUnavailable` when the weights are not cached and the
     download host cannot be reached.
 
-    Used in lesson 04.
+    Taught in lesson 04.
     """
     if size not in (96, 128, 160, 192, 224):
         raise ValueError(f"MobileNetV2 has ImageNet weights for 96, 128, 160, 192 or 224 px inputs, not {size}.")

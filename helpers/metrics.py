@@ -67,7 +67,7 @@ def check_inputs(y_true, p_pos, positive_label) -> tuple[np.ndarray, np.ndarray]
     Every error says what is wrong and what to do about it, because these
     mistakes (wrong column, logits, swapped arguments) are the usual ones.
 
-    Used in lessons 01, 03, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     y = np.asarray(y_true)
     p = np.asarray(p_pos)
@@ -173,7 +173,7 @@ def confusion_counts(y_true, p_pos, *, positive_label, threshold: float = 0.5) -
 
     Returns a dict with int values ``tp``, ``fp``, ``tn``, ``fn``.
 
-    Used in lessons 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     is_pos, pred_pos = _binarise(y_true, p_pos, positive_label, threshold)
     return {
@@ -185,19 +185,19 @@ def confusion_counts(y_true, p_pos, *, positive_label, threshold: float = 0.5) -
 
 
 def accuracy(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
-    """Fraction of cases classified correctly. Used in lessons 03, 05, 06."""
+    """Fraction of cases classified correctly. Taught in lesson 03."""
     is_pos, pred_pos = _binarise(y_true, p_pos, positive_label, threshold)
     return float(accuracy_score(is_pos, pred_pos))
 
 
 def sensitivity(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
-    """Recall of the positive class: of the sick patients, the fraction found. Used in lessons 05, 06."""
+    """Recall of the positive class: of the sick patients, the fraction found. Taught in lesson 05."""
     is_pos, pred_pos = _binarise(y_true, p_pos, positive_label, threshold)
     return float(recall_score(is_pos, pred_pos, pos_label=True, zero_division=np.nan))
 
 
 def specificity(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
-    """Of the healthy patients, the fraction correctly left alone (nan if none). Used in lessons 05, 06."""
+    """Of the healthy patients, the fraction correctly left alone (nan if none). Taught in lesson 05."""
     c = confusion_counts(y_true, p_pos, positive_label=positive_label, threshold=threshold)
     return _ratio(c["tn"], c["tn"] + c["fp"])
 
@@ -207,7 +207,7 @@ def ppv(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
 
     nan when nothing is predicted positive.
 
-    Used in lesson 05.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     is_pos, pred_pos = _binarise(y_true, p_pos, positive_label, threshold)
     return float(precision_score(is_pos, pred_pos, pos_label=True, zero_division=np.nan))
@@ -218,14 +218,14 @@ def npv(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
 
     nan when nothing is predicted negative.
 
-    Used in lesson 05.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     c = confusion_counts(y_true, p_pos, positive_label=positive_label, threshold=threshold)
     return _ratio(c["tn"], c["tn"] + c["fn"])
 
 
 def f1(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
-    """Harmonic mean of sensitivity and PPV (nan when there is nothing to score). Used in lesson 05."""
+    """Harmonic mean of sensitivity and PPV (nan when there is nothing to score). No lesson calls it directly (lessons reach it through other helpers)."""
     is_pos, pred_pos = _binarise(y_true, p_pos, positive_label, threshold)
     return float(f1_score(is_pos, pred_pos, pos_label=True, zero_division=np.nan))
 
@@ -241,7 +241,7 @@ def roc_auc(y_true, p_pos, *, positive_label) -> float:
     Warns when ``p_pos`` holds only 0s and 1s: hard predictions give the AUC
     of a single threshold, not of the model's ranking.
 
-    Used in lessons 01, 03, 04, 05, 06.
+    Taught in lesson 01.
     """
     y, p = check_inputs(y_true, p_pos, positive_label)
     is_pos = y == positive_label
@@ -268,7 +268,7 @@ def binary_report(y_true, p_pos, *, positive_label, threshold: float = 0.5) -> d
     ``specificity``, ``ppv``, ``npv``, ``f1``, ``auc`` (nan when y_true has a
     single class).
 
-    Used in lesson 05.
+    Taught in lesson 05.
     """
     kw = {"positive_label": positive_label, "threshold": threshold}
     y, p = check_inputs(y_true, p_pos, positive_label)
@@ -301,7 +301,7 @@ def bootstrap_indices(y_true, *, n_boot: int = 1000, seed: int = 0) -> Iterator[
     classes and every metric is defined on it. The same seed gives the same
     resamples, which is what makes :func:`paired_bootstrap` paired.
 
-    Used in lessons 03, 04, 05, 06.
+    Taught in lesson 04.
     """
     y = np.asarray(y_true)
     if n_boot < 1:
@@ -395,7 +395,7 @@ def bootstrap_ci(
     (e.g. PPV when nothing is predicted positive) is left out of the
     percentiles.
 
-    Used in lessons 03, 04, 05, 06.
+    Taught in lesson 04.
     """
     _check_alpha(alpha)
     y, p = check_inputs(y_true, p_pos, positive_label)
@@ -437,7 +437,7 @@ def paired_bootstrap(
       difference real);
     - ``metric_a``, ``metric_b``: each model's metric on all cases.
 
-    Used in lessons 03, 05, 06.
+    Taught in lesson 05.
     """
     _check_alpha(alpha)
     y, pa = check_inputs(y_true, p_a, positive_label)
@@ -496,7 +496,7 @@ def seeds_and_cases_bootstrap(
     ``mean_b`` (each method's mean AUC over seeds), ``n_seeds``, ``se``,
     ``se_seeds`` and ``se_images`` (the two parts of the standard error).
 
-    Used in lessons 03, 04, 05, 06.
+    Taught in lesson 03.
     """
     from scipy import stats
 
@@ -544,7 +544,7 @@ def reliability_bins(y_true, p_pos, *, positive_label, n_bins: int = 10) -> dict
     ``count``; empty bins have nan means and count 0. A calibrated model has
     fraction_positive close to mean_predicted in every bin.
 
-    Used in lessons 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     if int(n_bins) < 1:
         raise ValueError(f"n_bins must be at least 1, got {n_bins!r}.")
@@ -570,7 +570,7 @@ def expected_calibration_error(y_true, p_pos, *, positive_label, n_bins: int = 1
     """Expected calibration error: the count-weighted mean over bins of
     ``|fraction_positive - mean_predicted|`` (0 = perfectly calibrated).
 
-    Used in lessons 05, 06.
+    Taught in lesson 05.
     """
     bins = reliability_bins(y_true, p_pos, positive_label=positive_label, n_bins=n_bins)
     filled = bins["count"] > 0
@@ -584,7 +584,7 @@ def brier_score(y_true, p_pos, *, positive_label) -> float:
 
     0 is perfect; always answering 0.5 scores 0.25.
 
-    Used in lesson 05.
+    Taught in lesson 05.
     """
     y, p = check_inputs(y_true, p_pos, positive_label)
     if len(np.unique(y)) == 2:

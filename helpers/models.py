@@ -20,7 +20,7 @@ from keras import layers  # noqa: E402
 
 
 class WeightsMismatchError(ValueError):
-    """Weights in a file do not fit the model they are loaded into. Used in lessons 01, 04, 05, 06."""
+    """Weights in a file do not fit the model they are loaded into. Taught in lesson 04."""
 
 
 # ------------------------------------------------------------------ input checks
@@ -30,7 +30,7 @@ def check_images(x: np.ndarray, name: str = "x", channels: int | None = None) ->
     Catches the classic mistakes: no channel axis (N, H, W), unscaled uint8
     pixels (0-255), or the wrong number of channels for the model.
 
-    Used in lessons 03, 04, 06.
+    Taught in lesson 04.
     """
     x = np.asarray(x)
     if x.ndim == 3:
@@ -61,7 +61,7 @@ def build_cnn_base(
     576 numbers at 28 px), which suits small, centred medical images. Neither
     has weights, so weights load into a base built with either.
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 04.
     """
     if pooling not in ("gap", "flatten"):
         raise ValueError(f"pooling must be 'gap' or 'flatten', got {pooling!r}.")
@@ -98,7 +98,7 @@ def build_cnn(
     pooling: str = "gap",
     name: str = "cnn",
 ) -> keras.Model:
-    """A small CNN classifier: [augmentation] -> base -> dropout -> softmax head. Used in lessons 01, 04, 05, 06."""
+    """A small CNN classifier: [augmentation] -> base -> dropout -> softmax head. Taught in lesson 01."""
     inputs = keras.Input(tuple(input_shape), name="image")
     x = _augmentation()(inputs) if augment else inputs
     x = build_cnn_base(input_shape, filters, batch_norm, weight_decay, pooling)(x)
@@ -117,7 +117,7 @@ def build_finetune_model(base: keras.Model, n_classes: int, dropout: float = 0.3
     pretrained statistics is ``trainable = False``: :func:`freeze` and
     :func:`unfreeze_top` (which keeps BN frozen) do that.
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 04.
     """
     inputs = keras.Input(base.input_shape[1:], name="image")
     x = _augmentation()(inputs) if augment else inputs
@@ -129,7 +129,7 @@ def build_finetune_model(base: keras.Model, n_classes: int, dropout: float = 0.3
 
 # ------------------------------------------------------------------ freezing
 def freeze(model: keras.Layer) -> keras.Layer:
-    """Make every weight of ``model`` non-trainable. Returns it. Used in lessons 01, 04, 05, 06."""
+    """Make every weight of ``model`` non-trainable. Returns it. Taught in lesson 04."""
     model.trainable = False
     return model
 
@@ -140,7 +140,7 @@ def unfreeze_top(base: keras.Model, n_blocks: int = 1, keep_batch_norm_frozen: b
     Batch-normalisation layers stay frozen by default: with few labels their
     running statistics would drift away from the pretrained ones.
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 04.
     """
     blocks = sorted({layer.name.split("_")[0] for layer in base.layers if layer.name.startswith("block")},
                     key=lambda b: int(b[5:]))
@@ -159,7 +159,7 @@ def unfreeze_top(base: keras.Model, n_blocks: int = 1, keep_batch_norm_frozen: b
 
 
 def trainable_summary(model: keras.Model) -> list[tuple[str, int, bool]]:
-    """(variable path, size, trainable) for every weight: what a fit would change. Used in lesson 04."""
+    """(variable path, size, trainable) for every weight: what a fit would change. Taught in lesson 04."""
     trainable = {id(v) for v in model.trainable_weights}
     return [(v.path, int(np.prod(v.shape)), id(v) in trainable) for v in model.weights]
 
@@ -168,7 +168,7 @@ def trainable_summary(model: keras.Model) -> list[tuple[str, int, bool]]:
 def save_weights(model: keras.Model, path: str | os.PathLike) -> Path:
     """Save every weight of ``model`` as named arrays (``.npz``) keyed by variable path.
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,7 +188,7 @@ def load_weights(model: keras.Model, path: str | os.PathLike) -> list[str]:
     in the file that the model lacks (e.g. the source task's head) are ignored.
     On a mismatch nothing is changed and the error names the layer and both shapes.
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 04.
     """
     path = Path(path)
     if not path.is_file():
@@ -239,7 +239,7 @@ def train_classifier(
     class_weight: dict[int, float] | None = None,
     verbose: int = 0,
 ) -> keras.callbacks.History:
-    """Compile and fit with early stopping on validation loss (best weights restored). Used in lessons 03, 04, 06."""
+    """Compile and fit with early stopping on validation loss (best weights restored). Taught in lesson 04."""
     if len(model.input_shape) == 4:  # an image model
         check_images(x_train, "x_train", channels=model.input_shape[-1])
         check_images(x_val, "x_val", channels=model.input_shape[-1])
@@ -251,7 +251,7 @@ def train_classifier(
 
 
 def predict_proba(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities (N, n_classes), with the image checks first. Used in lessons 04, 06."""
+    """Class probabilities (N, n_classes), with the image checks first. Taught in lesson 04."""
     if len(model.input_shape) == 4:
         check_images(x, "x", channels=model.input_shape[-1])
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))

@@ -64,7 +64,7 @@ def montage(
     ``images``: (N, H, W, C) floats in [0, 1], C = 1 (grey) or 3 (RGB).
     ``labels``: optional (N,) integer labels; ``label_names`` maps codes to names.
 
-    Used in lessons 01, 02, 04.
+    Taught in lesson 01.
     """
     images = np.asarray(images)
     if images.ndim == 3:  # (N, H, W): grey without the channel axis
@@ -104,7 +104,7 @@ def class_balance(counts_by_dataset: dict[str, dict[str, int]]) -> Figure:
     ``counts_by_dataset``: e.g. ``{"BreastMNIST train": {"malignant": 147,
     "normal/benign": 399}, ...}``.
 
-    Used in lesson 01.
+    Taught in lesson 01.
     """
     if not counts_by_dataset:
         raise ValueError("counts_by_dataset is empty: nothing to plot.")
@@ -145,7 +145,7 @@ def training_curves(history) -> Figure:
     ``history``: what ``model.fit`` returns (a Keras ``History``) or its
     ``.history`` dict. The best validation epoch is marked on each panel.
 
-    Used in lesson 01.
+    Taught in lesson 01.
     """
     logs = getattr(history, "history", history)
     if not isinstance(logs, dict) or not logs:
@@ -206,7 +206,7 @@ def roc_with_ci(
     :func:`helpers.metrics.roc_auc` with the same ``n_boot`` and ``seed``.
     Call again with ``ax=`` to overlay another model.
 
-    Used in lessons 03, 05.
+    Taught in lesson 03.
     """
     auc, low, high = metrics.bootstrap_ci(
         metrics.roc_auc, y_true, p_pos, positive_label=positive_label, n_boot=n_boot, seed=seed
@@ -254,7 +254,7 @@ def reliability_diagram(
     positive class. Marker area grows with the number of cases in the bin;
     the ECE is in the legend. Call again with ``ax=`` to overlay another model.
 
-    Used in lesson 05.
+    Taught in lesson 05.
     """
     bins = metrics.reliability_bins(y_true, p_pos, positive_label=positive_label, n_bins=n_bins)
     ece = metrics.expected_calibration_error(
@@ -309,7 +309,7 @@ def confusion_matrix_plot(
 
     ``label_names`` maps label codes to names (e.g. the dataset's label_names).
 
-    Used in lesson 05.
+    Taught in lesson 05.
     """
     c = metrics.confusion_counts(y_true, p_pos, positive_label=positive_label, threshold=threshold)
     others = [v for v in np.unique(np.asarray(y_true)).tolist() if v != positive_label]
@@ -363,7 +363,7 @@ def metric_vs_labels(
     is logarithmic; methods are nudged sideways a little so that their error
     bars do not hide each other.
 
-    Used in lesson 01.
+    Taught in lesson 01.
     """
     if not results:
         raise ValueError("results is empty: nothing to plot.")
@@ -411,7 +411,7 @@ def difference_vs_labels(
     series are dodged sideways by factors of ``dodge`` so that their interval
     bars never overlap, and a dotted line marks no difference (0).
 
-    Used in lesson 04.
+    Taught in lesson 04.
     """
     series = {name: rows for name, rows in series.items() if rows}
     if not series:

@@ -77,7 +77,7 @@ class Training(Recipe):
 
     ``noise`` is the denoising autoencoder's Gaussian noise; ``max_images`` caps the images (``None``: all).
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
 
     WHAT = "the pretraining settings (pretrain.Training)"
@@ -93,7 +93,7 @@ class Training(Recipe):
 class ContrastiveTraining(Recipe):
     """Settings of the contrastive source (lesson 04): 40 epochs over the 4,708 unlabelled training X-rays.
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
 
     WHAT = "the contrastive pretraining settings (pretrain.ContrastiveTraining)"
@@ -118,7 +118,7 @@ def _default_training(source: str) -> Training | ContrastiveTraining:
 class PretrainedWeightsMissing(FileNotFoundError):
     """The source model's weights are not in the cache and building them was not allowed.
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
 
 
@@ -135,7 +135,7 @@ def weights_key(source: str, training: Recipe | Mapping[str, Any] | None = None)
     The code is what :func:`pretrain` reaches (:func:`helpers.code_key.code_key`),
     not whole files: editing a plot or an unrelated model builder keeps the key.
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     from helpers.code_key import code_key
     from helpers.data import dataset_info
@@ -156,7 +156,7 @@ def weights_key(source: str, training: Recipe | Mapping[str, Any] | None = None)
 def weights_path(source: str = "simclr_chest", training: Recipe | Mapping[str, Any] | None = None) -> Path:
     """Where ``source``'s weights live in the course cache (whether or not they exist yet).
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 04.
     """
     return cache_dir() / "pretrained" / f"{source}-{weights_key(source, training)}.weights.npz"
 
@@ -169,7 +169,7 @@ def pretraining_images(source: str, max_images: int | None = None, seed: int = 0
     splits are read. With ``max_images`` a seeded, dataset-balanced subsample is kept.
     Labels are only meaningful for supervised sources.
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 04.
     """
     from helpers.data import load_dataset
 
@@ -218,7 +218,7 @@ def pretrain(source: str = "simclr_chest", training: Recipe | Mapping[str, Any] 
 
     Returns the weights file (``.npz`` written by :func:`helpers.models.save_weights`).
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     import keras
     from helpers.models import build_cnn, build_cnn_base, save_weights
@@ -274,7 +274,7 @@ def _chance_loss(kind: str, t: Recipe, n_classes: int) -> float | None:
 def ensure_pretrained(source: str = "simclr_chest", build: bool = True, progress: bool = True) -> Path:
     """The weights file of ``source``: from the cache, or pretrained now when ``build`` is True.
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 04.
     """
     path = weights_path(source)
     if path.is_file():
@@ -290,7 +290,7 @@ def ensure_pretrained(source: str = "simclr_chest", build: bool = True, progress
 def pretraining_info(source: str = "simclr_chest") -> dict[str, Any]:
     """What the cached source model was trained on, how, and how long it took (builds it if needed).
 
-    Used in lesson 04.
+    Taught in lesson 04.
     """
     path = ensure_pretrained(source)
     meta = path.with_name(path.name.replace(".weights.npz", ".json"))
@@ -306,7 +306,7 @@ def load_pretrained(source: str = "simclr_chest", build: bool = True, progress: 
     feature maps into a vector; it has no weights, so the same file loads.
     A damaged file is reported with the command that rebuilds it.
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 04.
     """
     from helpers.models import WeightsMismatchError, build_cnn_base, load_weights
 

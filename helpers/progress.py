@@ -22,7 +22,7 @@ def bar(items: Iterable[Any] | None = None, desc: str = "", *, total: int | None
     >>> sum(bar(range(3), "demo", enabled=False))
     3
 
-    Used in lessons 01, 03, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     from tqdm.std import tqdm  # text, never a widget: see the module's docstring
 
@@ -35,7 +35,7 @@ def bar(items: Iterable[Any] | None = None, desc: str = "", *, total: int | None
 def epochs(total: int, desc: str, *, enabled: bool = True):
     """A Keras callback that shows a :func:`bar` of the epochs of one ``fit``, with the last training loss.
 
-    Used in lessons 01, 03, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     import keras
 

@@ -4,7 +4,7 @@ A recipe is a frozen dataclass that derives from :class:`Recipe`: each setting
 is a typed field with its default, declared next to the run that uses it
 (``curves.ScratchRecipe`` and ``curves.TransferRecipe`` of lessons 01 and 04,
 ``curves.Training``, ``ecg.RnnRecipe`` and ``ecg.PretrainRecipe`` of lesson 03,
-``classifiers.EvalRecipe`` of lesson 06, ``pretrain.Training`` and
+``classifiers.ClassifierRecipe`` of lesson 06, ``pretrain.Training`` and
 ``pretrain.ContrastiveTraining`` of lesson 04's source models). A recipe checks
 its values when it is made, and :meth:`Recipe.replace` refuses a setting the
 recipe does not declare, so a typo fails with a message instead of silently
@@ -38,7 +38,7 @@ R = TypeVar("R", bound="Recipe")
 
 
 class UnknownSettingError(KeyError):
-    """A recipe override names a setting that the recipe does not declare. Used in lessons 01, 03, 04, 05, 06."""
+    """A recipe override names a setting that the recipe does not declare. No lesson calls it directly (lessons reach it through other helpers)."""
 
     def __str__(self) -> str:  # KeyError would print the message in quotes
         return str(self.args[0])
@@ -81,7 +81,7 @@ def _checked(value: Any, hint: Any, where: str) -> Any:
 class Recipe:
     """Base of every recipe: typed fields, checked on creation; :meth:`replace` for variants.
 
-    Used in lessons 01, 03, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
 
     WHAT: ClassVar[str] = "this recipe"

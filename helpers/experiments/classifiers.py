@@ -31,13 +31,13 @@ from helpers.data import Split, budget_splits, load_dataset
 # compute budget: most runs still improve slowly when they reach it (early stopping
 # rarely fires), and every method gets the same budget.
 @dataclass(frozen=True)
-class EvalRecipe(Recipe):
+class ClassifierRecipe(Recipe):
     """How the classifiers of lesson 06 are built (:func:`helpers.models.build_cnn`) and trained.
 
-    Used in lesson 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
 
-    WHAT = "the recipe of the classifiers of lesson 06 (classifiers.EvalRecipe)"
+    WHAT = "the recipe of the classifiers of lesson 06 (classifiers.ClassifierRecipe)"
     filters: tuple[int, ...] = (16, 32, 64)
     batch_norm: bool = False
     dropout: float = 0.3
@@ -51,7 +51,7 @@ class EvalRecipe(Recipe):
     min_samples_per_epoch: int = 512
 
 
-EVAL_RECIPE = EvalRecipe()
+CLASSIFIER_RECIPE = ClassifierRecipe()
 
 IMBALANCE_METHODS = ("plain", "class weights", "resampling")
 
@@ -68,7 +68,7 @@ def tile_to(split: Split, min_samples: int, seed: int) -> Split:
     early stopping halts a model that has barely moved; tiling keeps the number
     of steps per epoch sensible without changing what the model sees.
 
-    Used in lesson 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     reps = max(1, math.ceil(min_samples / len(split.y)))
     if reps == 1:
@@ -77,15 +77,15 @@ def tile_to(split: Split, min_samples: int, seed: int) -> Split:
     return Split(split.x[idx], split.y[idx])
 
 
-def _recipe(recipe: EvalRecipe | Mapping[str, Any] | None) -> EvalRecipe:
-    return EVAL_RECIPE.with_overrides(recipe)
+def _recipe(recipe: ClassifierRecipe | Mapping[str, Any] | None) -> ClassifierRecipe:
+    return CLASSIFIER_RECIPE.with_overrides(recipe)
 
 
 def _fraction(dataset: str, fraction: float | None) -> float:
     return DEFAULT_FRACTION.get(dataset, 1.0) if fraction is None else float(fraction)
 
 
-def _build(input_shape: Sequence[int], n_classes: int, r: EvalRecipe):
+def _build(input_shape: Sequence[int], n_classes: int, r: ClassifierRecipe):
     from helpers.models import build_cnn
 
     return build_cnn(tuple(input_shape), n_classes, filters=r.filters, batch_norm=r.batch_norm,
@@ -93,19 +93,19 @@ def _build(input_shape: Sequence[int], n_classes: int, r: EvalRecipe):
 
 
 def classifier_weights_path(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
-                            recipe: EvalRecipe | Mapping[str, Any] | None = None):
+                            recipe: ClassifierRecipe | Mapping[str, Any] | None = None):
     """Where :func:`trained_classifier` keeps the weights of these arguments (a ``.npz`` file).
 
     Keyed like a cached run: by the code :func:`trained_classifier` executes and its full arguments.
 
-    Used in lesson 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     key = cache_key(trained_classifier, dataset, seed, method, _fraction(dataset, fraction), _recipe(recipe))
     return cache_dir() / f"{__name__}.trained_classifier" / f"{key}.npz"
 
 
 def trained_classifier(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
-                       recipe: EvalRecipe | Mapping[str, Any] | None = None):
+                       recipe: ClassifierRecipe | Mapping[str, Any] | None = None):
     """The course CNN for ``dataset``, trained on ``fraction`` of its labels (validation scaled alike).
 
     ``method`` is one of :data:`IMBALANCE_METHODS`: ``"plain"`` training,
@@ -116,7 +116,7 @@ def trained_classifier(dataset: str, seed: int = 0, method: str = "plain", fract
     later calls, in any lesson or process, rebuild the model and load them.
     Returns a Keras model.
 
-    Used in lesson 06.
+    Taught in lesson 06.
     """
     import keras
     from helpers.models import WeightsMismatchError, load_weights, save_weights, train_classifier
@@ -147,7 +147,7 @@ def trained_classifier(dataset: str, seed: int = 0, method: str = "plain", fract
 
 @cached
 def predictions(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
-                recipe: EvalRecipe | Mapping[str, Any] | None = None) -> dict[str, Any]:
+                recipe: ClassifierRecipe | Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Validation and test predictions of :func:`trained_classifier` (plain data, cached).
 
     Keys: ``y_val``, ``y_test`` (labels), ``proba_val``, ``proba_test`` (every
@@ -155,7 +155,7 @@ def predictions(dataset: str, seed: int = 0, method: str = "plain", fraction: fl
     ``seconds`` (prediction plus any training done by this call). The
     validation cases are the budgeted subset the model early-stopped on.
 
-    Used in lesson 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     from helpers.models import predict_proba
 
@@ -174,7 +174,7 @@ def predictions(dataset: str, seed: int = 0, method: str = "plain", fraction: fl
 
 # ---------------------------------------------------------------- imbalance
 def balanced_class_weights(y) -> dict[int, float]:
-    """``n / (k * n_c)`` for each of the ``k`` classes (scikit-learn's "balanced"). Used in lesson 06."""
+    """``n / (k * n_c)`` for each of the ``k`` classes (scikit-learn's "balanced"). No lesson calls it directly (lessons reach it through other helpers)."""
     y = np.asarray(y).reshape(-1)
     labels, counts = np.unique(y, return_counts=True)
     return {int(c): float(len(y) / (len(labels) * n)) for c, n in zip(labels, counts)}
@@ -183,7 +183,7 @@ def balanced_class_weights(y) -> dict[int, float]:
 def oversample(split: Split, seed: int) -> Split:
     """Random oversampling: repeat cases of the smaller classes (with replacement) up to the largest.
 
-    Used in lesson 06.
+    Taught in lesson 06.
     """
     rng = np.random.default_rng(seed)
     labels, counts = np.unique(split.y, return_counts=True)
@@ -200,7 +200,7 @@ def imbalance_study(datasets: Sequence[str], seeds: Sequence[int],
                     methods: Sequence[str] = IMBALANCE_METHODS, progress: bool = True) -> list[dict[str, Any]]:
     """:func:`predictions` for every (dataset, method, seed), cached, with a progress bar (lesson 06).
 
-    Used in lesson 06.
+    Taught in lesson 06.
     """
     from tqdm.auto import tqdm
 
@@ -232,7 +232,7 @@ def summarise_runs(runs: list[dict[str, Any]], positive_label: int, baseline: st
     :func:`seeds_and_cases_difference`, the same two-level resampling.
     Cached: the resamples take a few seconds.
 
-    Used in lesson 06.
+    Taught in lesson 06.
     """
     methods = list(dict.fromkeys(r["method"] for r in runs))
     y = np.asarray(runs[0]["y_test"])
@@ -269,7 +269,7 @@ SCORES = ("sensitivity", "specificity", "auc", "ece")
 def score(name: str, y_true, p_pos, *, positive_label, threshold: float = 0.5) -> float:
     """One of :data:`SCORES` for one model's test probabilities (``threshold`` for the two rates).
 
-    Used in lesson 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     if name in ("sensitivity", "specificity"):
         return getattr(metrics, name)(y_true, p_pos, positive_label=positive_label, threshold=threshold)
@@ -308,7 +308,7 @@ def seeds_and_cases_difference(name: str, y_true, p_a, p_b, *, positive_label, t
     threshold rates and the ECE. Returns ``diff``, ``low``, ``high``, ``real``
     (the interval excludes 0) and ``per_seed``.
 
-    Used in lesson 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     pa, pb = np.atleast_2d(np.asarray(p_a, dtype=float)), np.atleast_2d(np.asarray(p_b, dtype=float))
     if pa.shape != pb.shape or pa.shape[0] < 2:
@@ -340,7 +340,7 @@ def plot_method_comparison(summaries: dict[str, list[dict[str, Any]]],
     of a few points stay visible; compare the methods *within* a panel.
     ``summaries``: ``{dataset: summarise_runs(...)}``. Returns a Figure.
 
-    Used in lesson 06.
+    Taught in lesson 06.
     """
     import matplotlib.pyplot as plt
 

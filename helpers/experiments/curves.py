@@ -65,7 +65,7 @@ class Training(Recipe):
     ``min_val_to_stop`` images, each seed keeps its best checkpoint and the
     cell stops once no seed has improved for ``patience`` checkpoints.
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
 
     WHAT = "the training length of the label-budget curves (curves.Training)"
@@ -84,7 +84,7 @@ TRAINING = Training()
 
 @dataclass(frozen=True)
 class ScratchRecipe(Recipe):
-    """A from-scratch small CNN (:func:`helpers.models.build_cnn`). Used in lessons 01, 04, 05, 06."""
+    """A from-scratch small CNN (:func:`helpers.models.build_cnn`). No lesson calls it directly (lessons reach it through other helpers)."""
 
     WHAT = "a from-scratch recipe of the curves (curves.ScratchRecipe)"
     batch_norm: bool = False
@@ -101,7 +101,7 @@ class TransferRecipe(Recipe):
     every layer. Batch normalisation stays frozen; ``bn_statistics`` "target" first re-estimates its
     statistics on the run's labelled training images (the source's are those of other images).
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
 
     WHAT = "a transfer recipe of the curves (curves.TransferRecipe)"
@@ -139,7 +139,7 @@ FAMILIES = ("scratch", "transfer")
 class Run(TypedDict):
     """One seed of a cell: its draw's sizes, how it trained, and its predictions (positive class).
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
 
     seed: int
@@ -158,10 +158,10 @@ class Run(TypedDict):
     proba_test: np.ndarray
 
 
-class Cell(TypedDict):
+class BudgetRuns(TypedDict):
     """What :func:`run_cell` returns (and the cache keeps): one recipe at one budget, every seed.
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
 
     dataset: str
@@ -177,7 +177,7 @@ class Cell(TypedDict):
 class Comparison(TypedDict):
     """One budget of :func:`compare`: both families' test AUC over seeds and pretrained minus scratch.
 
-    Used in lessons 04, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
 
     dataset: str
@@ -208,7 +208,7 @@ def draw_budget(y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
 
     Each class gets its share of ``n`` (largest remainders), at least one case.
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     y = np.asarray(y).reshape(-1)
     if n is None or n >= len(y):
@@ -233,7 +233,7 @@ def budget_splits(ds: Dataset, n: int | None, seed: int) -> tuple[Split, Split]:
     The validation set gets ``n`` times (validation size / training size)
     images, at least one per class: no free validation labels.
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 01.
     """
     train_idx = draw_budget(ds.train.y, n, seed)
     n_val = None if n is None else max(len(np.unique(ds.val.y)), round(n * len(ds.val.y) / len(ds.train.y)))
@@ -244,7 +244,7 @@ def budget_splits(ds: Dataset, n: int | None, seed: int) -> tuple[Split, Split]:
 def steps_for(n_train: int, training: Training = TRAINING) -> int:
     """Gradient steps for ``n_train`` labelled images: ``epochs`` passes, clipped to [min_steps, max_steps].
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     steps = math.ceil(training.epochs * n_train / training.batch_size)
     return int(min(training.max_steps, max(training.min_steps, steps)))
@@ -254,7 +254,7 @@ def training_order(n_train: int, seed: int, training: Training = TRAINING) -> np
     """Which labelled image each training example of one run is (lessons 01, 04): the draw repeated and
     shuffled (seeded), cut to :func:`steps_for` steps of ``batch_size`` images.
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 04.
     """
     steps, batch = steps_for(n_train, training), training.batch_size
     order = np.random.default_rng(seed).permutation(np.tile(np.arange(n_train), math.ceil(steps * batch / n_train)))
@@ -262,7 +262,7 @@ def training_order(n_train: int, seed: int, training: Training = TRAINING) -> np
 
 
 def seeds_for(n: int | None) -> tuple[int, ...]:
-    """The seeds of every budget: :data:`SEEDS`. Used in lessons 01, 04, 05, 06."""
+    """The seeds of every budget: :data:`SEEDS`. No lesson calls it directly (lessons reach it through other helpers)."""
     return SEEDS
 
 
@@ -271,7 +271,7 @@ def recipe(family: str, name: str, source: str | None = None) -> ScratchRecipe |
 
     ``source`` replaces a transfer recipe's source model (e.g. ``"simclr_medmnist"``).
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     named = {"scratch": SCRATCH_RECIPES, "transfer": TRANSFER_RECIPES}
     if family not in named:
@@ -294,7 +294,7 @@ def kind(dataset: str, source: str = "simclr_chest") -> str:
     Its own unlabelled training images only: same-domain self-supervision. None of
     them: transfer across datasets. Its own plus other datasets' images: pooled.
 
-    Used in lessons 04, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     from helpers.pretrain import SOURCES
 
@@ -364,7 +364,7 @@ def stacked_model(branches: list[Any]) -> Any:
     Training it with one loss per output trains every branch as if alone: the
     total loss is the sum, and no weight is shared between branches.
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     import keras
 
@@ -414,17 +414,17 @@ def _source_key(dataset: str, n: int | None, family: str, name: str, seeds: tupl
 
 @cached(also=_source_key)
 def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[int, ...] = SEEDS,
-             source: str | None = None) -> Cell:
+             source: str | None = None) -> BudgetRuns:
     """Train recipe ``name`` of ``family`` on the ``n``-label draw of every seed; predict validation and test.
 
     The seeds train together in one :func:`stacked_model` (compiled once per
     recipe in a process, :func:`_compiled`); a linear probe trains its heads
     on the frozen base's features, computed once (:func:`_features`). Returns a
-    :class:`Cell` (plain data): every seed's :class:`Run` holds its sizes,
+    :class:`BudgetRuns` (plain data): every seed's :class:`Run` holds its sizes,
     steps, training seconds, validation labels and probabilities, test
     probabilities (positive class) and its validation ``checkpoints``.
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     import keras
     from helpers.metrics import roc_auc
@@ -475,7 +475,7 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
                 seconds=seconds / len(seeds), y_val=draws[i][1].y, proba_val=b[2], val_auc=b[0],
                 checkpoints=checkpoints[i], proba_test=b[3])
             for i, (seed, b) in enumerate(zip(seeds, best))]
-    return Cell(dataset=dataset, n=n, family=family, recipe=name, settings=r.as_dict(), early_stopping=stop_early,
+    return BudgetRuns(dataset=dataset, n=n, family=family, recipe=name, settings=r.as_dict(), early_stopping=stop_early,
                 y_test=ds.test.y, runs=runs)
 
 
@@ -495,7 +495,7 @@ def choose(scores: dict[str, list[float]]) -> str:
     only leaves the simplest recipe when another is better by more than the
     noise of the best one's mean.
 
-    Used in lessons 01, 04, 05, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     if not scores:
         raise ValueError("choose needs at least one recipe's scores.")
@@ -509,7 +509,7 @@ def choose(scores: dict[str, list[float]]) -> str:
 def select(dataset: str, family: str, progress: bool = True, source: str | None = None) -> tuple[str, dict[str, float]]:
     """The recipe of ``family`` chosen by :func:`choose` at :data:`SELECTION_BUDGET`, and every mean validation AUC.
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 04.
     """
     names = list(SCRATCH_RECIPES if family == "scratch" else TRANSFER_RECIPES)
     per_seed = {}
@@ -525,10 +525,10 @@ def _src(family: str, source: str | None) -> str | None:
 
 
 def curve(dataset: str, family: str, budgets: Iterable[int | None] = BUDGETS,
-          progress: bool = True, source: str | None = None) -> dict[int | None, Cell]:
+          progress: bool = True, source: str | None = None) -> dict[int | None, BudgetRuns]:
     """The chosen recipe of ``family`` at every budget: ``{budget: cell}`` (all cached).
 
-    Used in lessons 01, 04, 05, 06.
+    Taught in lesson 01.
     """
     name, _ = select(dataset, family, progress, source)
     budgets = list(budgets)
@@ -545,7 +545,7 @@ def best_run(dataset: str, seed: int = 0, progress: bool = True) -> dict[str, An
     run (validation and test probabilities of the positive class) plus
     ``family``, ``recipe``, ``val_auc_by_family`` and ``y_test``.
 
-    Used in lessons 05, 06.
+    Taught in lesson 05.
     """
     cells = {f: curve(dataset, f, [None], progress)[None] for f in FAMILIES}
     family = choose({f: [r["val_auc"] for r in c["runs"]] for f, c in cells.items()})
@@ -563,8 +563,8 @@ def _progress(items: list, desc: str, enabled: bool) -> Any:
     return bar(items, desc, enabled=enabled, leave=False)
 
 
-def seed_aucs(cell: Cell) -> np.ndarray:
-    """Test AUC of every seed of a cell (one model per seed, never their average). Used in lessons 01, 04, 06."""
+def seed_aucs(cell: BudgetRuns) -> np.ndarray:
+    """Test AUC of every seed of a cell (one model per seed, never their average). Taught in lesson 01."""
     from helpers.metrics import roc_auc
 
     pos = load_dataset(cell["dataset"]).positive_label
@@ -582,7 +582,7 @@ def compare(dataset: str, budgets: Iterable[int | None] = BUDGETS, n_boot: int =
     comparison is (:func:`kind`) and ``verdict`` is "helps", "hurts" or
     "no difference shown".
 
-    Used in lessons 04, 06.
+    Taught in lesson 04.
     """
     from helpers.metrics import seeds_and_cases_bootstrap
 
@@ -611,7 +611,7 @@ def compare(dataset: str, budgets: Iterable[int | None] = BUDGETS, n_boot: int =
 def verdict(d: dict[str, Any]) -> str:
     """Plain words for a difference and its interval: only an interval that excludes 0 is called real.
 
-    Used in lessons 04, 06.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     if d["low"] > 0:
         return "helps"
@@ -621,7 +621,7 @@ def verdict(d: dict[str, Any]) -> str:
 
 
 def format_table(rows: list[Comparison]) -> str:
-    """The comparison as a plain-text table, headed by what it compares (lessons 01, 04, 06). Used in lesson 04."""
+    """The comparison as a plain-text table, headed by what it compares (lessons 01, 04, 06). Taught in lesson 04."""
     lines = []
     if rows:
         lines.append(f"{rows[0]['dataset']}, source {rows[0]['source']}: {rows[0]['kind']}")
@@ -643,7 +643,7 @@ def compute_table(dataset: str, progress: bool = True) -> list[dict[str, Any]]:
     seeds that never did: their steps are not in the mean, so read the mean
     together with that count).
 
-    Used in lesson 04.
+    Taught in lesson 04.
     """
     cells = {f: curve(dataset, f, [None], progress)[None] for f in FAMILIES}
     target = float(np.mean([r["val_auc"] for r in cells["scratch"]["runs"]]))

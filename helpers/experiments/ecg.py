@@ -30,7 +30,7 @@ class RnnRecipe(Recipe):
 
     Settings are chosen on the validation beats cut from ECG200's training split, never on its test split.
 
-    Used in lesson 03.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
 
     WHAT = "the ECG200 recipe (ecg.RnnRecipe)"
@@ -60,7 +60,7 @@ RNN_RECIPE = RnnRecipe()
 class PretrainRecipe(Recipe):
     """How the encoder is pretrained on ECG5000's five beat classes (early stopping on a held-out fifth).
 
-    Used in lesson 03.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
 
     WHAT = "the ECG5000 pretraining recipe (ecg.PretrainRecipe)"
@@ -78,7 +78,7 @@ PRETRAIN_RECIPE = PretrainRecipe()
 def resample(x: np.ndarray, length: int = LENGTH) -> np.ndarray:
     """Linearly resample beats of shape (N, T) or (N, T, 1) to ``length`` samples (float32, (N, length, 1)).
 
-    Used in lesson 03.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 3:
@@ -94,7 +94,7 @@ def resample(x: np.ndarray, length: int = LENGTH) -> np.ndarray:
 
 
 def znorm(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
-    """Z-normalise every beat on its own (mean 0, std 1 along time), as the UCR archive does. Used in lesson 03."""
+    """Z-normalise every beat on its own (mean 0, std 1 along time), as the UCR archive does. No lesson calls it directly (lessons reach it through other helpers)."""
     x = np.asarray(x, dtype=np.float32)
     mean = x.mean(axis=1, keepdims=True)
     std = x.std(axis=1, keepdims=True)
@@ -104,7 +104,7 @@ def znorm(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
 def ecg200_splits(seed: int = 0, n_val: int = 20) -> tuple[Split, Split, Split]:
     """ECG200 as (train, val, test): ``n_val`` validation beats cut, stratified and seeded, from the 100 training beats.
 
-    Used in lesson 03.
+    Taught in lesson 03.
     """
     ds = load_dataset("ecg200")
     n = len(ds.train.y)
@@ -125,7 +125,7 @@ def budget_draw(y: np.ndarray, n: int, seed: int) -> np.ndarray:
     budget's beats are among a larger one's. The draw depends on ``y``,
     ``n`` and ``seed`` only: scratch and transfer at one seed get the same beats.
 
-    Used in lesson 03.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     y = np.asarray(y).reshape(-1)
     classes, counts = np.unique(y, return_counts=True)
@@ -146,7 +146,7 @@ def budget_draw(y: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def ecg5000_beats(length: int = LENGTH) -> Split:
-    """ECG5000's 500 training beats resampled to ``length`` and z-normalised; labels 0-4. Used in lesson 03."""
+    """ECG5000's 500 training beats resampled to ``length`` and z-normalised; labels 0-4. Taught in lesson 03."""
     ds = load_dataset("ecg5000")
     return Split(znorm(resample(ds.train.x, length)), ds.train.y - ds.train.y.min())
 
@@ -159,7 +159,7 @@ def augment(x: np.ndarray, y: np.ndarray, copies: int, seed: int,
     time by up to ``shift`` samples (edge values repeated) and gets Gaussian
     noise of standard deviation ``noise``: changes that do not alter the diagnosis.
 
-    Used in lesson 03.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     x = np.asarray(x, dtype=np.float32)
     if copies <= 0:
@@ -187,7 +187,7 @@ def beat_windows(record: EcgRecord, before: float = 0.25, after: float = 0.45, l
     peak; beats too close to the record's ends and non-beat annotations
     (rhythm changes, noise marks) are skipped.
 
-    Used in lesson 03.
+    Taught in lesson 03.
     """
     b, a = int(round(before * record.fs)), int(round(after * record.fs))
     sig = record.signal[:, lead]
@@ -239,7 +239,7 @@ def build_ecg_rnn(n_classes: int = 2, cell: str = "gru", units: int = 32, n_laye
     RNN has to read by ``pool`` (96 -> 24 steps), which makes it faster and
     easier to train on 80 beats.
 
-    Used in lessons 03, 06.
+    Taught in lesson 03.
     """
     import keras
     from keras import layers
@@ -260,7 +260,7 @@ def pretrain_encoder(arch: dict[str, Any], seed: int = 0,
     result is plain data: ``encoder_weights`` (list of arrays, in the order of
     ``encoder.get_weights()``), the held-out accuracy and the training history.
 
-    Used in lesson 03.
+    Taught in lesson 03.
     """
     import keras
     from helpers.models import train_classifier
@@ -348,7 +348,7 @@ def build_stacked_rnn(n_seeds: int, n_classes: int = 2, cell: str = "gru", units
     2-core CPU than one after the other. Move weights in and out with
     :func:`stack_weights` and :func:`unstack_weights`.
 
-    Used in lesson 03.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     import keras
     from keras import layers
@@ -372,7 +372,7 @@ def build_stacked_rnn(n_seeds: int, n_classes: int = 2, cell: str = "gru", units
 def stack_weights(model, per_seed: list[list[np.ndarray]]) -> None:
     """Load one :func:`build_ecg_rnn` model's ``get_weights()`` per seed into a :func:`build_stacked_rnn` model.
 
-    Used in lesson 03.
+    No lesson calls it directly (lessons reach it through other helpers).
     """
     model.set_weights([_stack_array([w[i] for w in per_seed], layout) for i, layout in enumerate(model.seed_layouts)])
 
@@ -402,7 +402,7 @@ def run_ecg200(recipe: RnnRecipe | Mapping[str, Any] | None = None, seeds: tuple
     seeds then train side by side as one :func:`build_stacked_rnn` model for a
     fixed number of epochs. Returns one result per seed.
 
-    Used in lesson 03.
+    Taught in lesson 03.
     """
     import keras
 
@@ -460,7 +460,7 @@ def bootstrap_report(y_true: np.ndarray, scores: dict[str, np.ndarray], pairs: l
     test cases; ``pairs`` lists (A, B) names to compare as A - B. Cached,
     because thousands of resampled AUCs take a while on a CPU.
 
-    Used in lesson 03.
+    Taught in lesson 03.
     """
     from helpers import metrics
 

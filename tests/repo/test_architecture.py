@@ -198,18 +198,14 @@ def test_the_usage_check_follows_aliases_and_attribute_access():
 
 # ------------------------------------------------- every public helper names the lessons that use it
 LESSONS = sorted(nb.name[:2] for nb in (REPO_ROOT / "solutions").glob("*/*.ipynb"))
-INFRASTRUCTURE = {"__init__", "cache", "code_key"}
-"""Modules a lesson reaches through a decorator or an import, which the code-key index does not follow."""
-_NAMED = re.compile(r"Used in (every lesson(?: with a cached run \(([\d, ]+)\))?|lessons? (\d\d(?:, \d\d)*))")
+_TAUGHT = re.compile(r"Taught in lesson (\d\d)\.")
+_NOT_TAUGHT = ("No lesson calls it directly", "No lesson uses it:")
 
 
-def _named_lessons(doc: str) -> set[str] | None:
-    """The lessons a docstring's 'Used in ...' sentence names (``None``: no such sentence)."""
-    match = _NAMED.search(" ".join(doc.split()))
-    if not match:
-        return None
-    numbers = match.group(2) or match.group(3)
-    return set(re.findall(r"\d\d", numbers)) if numbers else set(LESSONS)
+def _taught_in(doc: str) -> str | None:
+    """The lesson a docstring's 'Taught in lesson NN.' sentence names (``None``: no such sentence)."""
+    match = _TAUGHT.search(" ".join(doc.split()))
+    return match.group(1) if match else None
 
 
 def _lessons_using() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
@@ -233,50 +229,35 @@ def _lessons_using() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     return direct, reached
 
 
-def _cached_runs() -> set[str]:
-    """``{'module.name'}`` of the functions decorated with ``@cached``."""
-    out = set()
-    for name, node in _public_helpers().items():
-        for deco in getattr(node, "decorator_list", []):
-            target = deco.func if isinstance(deco, ast.Call) else deco
-            if getattr(target, "id", getattr(target, "attr", None)) == "cached":
-                out.add(name)
-    return out
-
-
 def test_the_lesson_sentence_is_read_as_written():
-    assert _named_lessons("Train it.\n\n    Used in lessons 01,\n    04, 06.") == {"01", "04", "06"}
-    assert _named_lessons("Used in lesson 03.") == {"03"}
-    assert _named_lessons("Used in every lesson.") == set(LESSONS)
-    assert _named_lessons("Used in every lesson with a cached run (01, 03).") == {"01", "03"}
-    assert _named_lessons("No lesson uses it: the course command does.") is None
+    assert _taught_in("Train it.\n\n    Taught in lesson\n    04.") == "04"
+    assert _taught_in("Used in lessons 01, 04.") is None
+    assert _taught_in("No lesson calls it directly (lessons reach it through other helpers).") is None
 
 
-def test_every_public_helper_docstring_names_the_lessons_that_use_it():
-    """d2l's "Defined in" turned round: each helper says which lessons use it, and the code agrees.
+def test_every_public_helper_docstring_names_the_lesson_that_teaches_it():
+    """d2l's convention: a helper names the one lesson where it is taught ("Taught in lesson 04.").
 
-    Every lesson that calls it must be named, and no lesson that cannot reach it
-    (through the helpers it calls) may be; a helper no lesson reaches says
-    "No lesson uses it:" and who does.
+    That lesson must call it. A helper that no lesson calls says "No lesson calls it directly" (lessons
+    reach it through other helpers) or "No lesson uses it:" and who does. Which lessons merely reach a
+    helper is computed here (``_lessons_using``), never written by hand, so no "Used in lessons" list.
     """
     direct, reached = _lessons_using()
-    with_cache = set().union(*(reached.get(name, set()) for name in _cached_runs()))
     problems = []
     for name, node in _public_helpers().items():
-        doc = ast.get_docstring(node) or ""
-        named, calls, reaches = _named_lessons(doc), direct.get(name, set()), reached.get(name, set())
-        if named is None:
-            if reaches:
-                problems.append(f"{name}: add 'Used in lessons {', '.join(sorted(reaches))}.' to its docstring")
-            elif "No lesson uses it:" not in doc:
-                problems.append(f"{name}: no lesson reaches it; say 'No lesson uses it: <who does>.' in its docstring")
-        elif name.split(".")[0] in INFRASTRUCTURE and not reaches:
-            if named not in (with_cache, set(LESSONS)):
-                problems.append(f"{name}: names lessons {sorted(named)}; the lessons with a cached run are "
-                                f"{sorted(with_cache)}")
-        elif not calls <= named <= reaches:
-            problems.append(f"{name}: names lessons {sorted(named)}, but lessons {sorted(calls)} call it "
-                            f"and only {sorted(reaches)} reach it")
+        doc = " ".join((ast.get_docstring(node) or "").split())
+        taught, calls = _taught_in(doc), direct.get(name, set())
+        if "Used in lesson" in doc or "Used in every lesson" in doc:
+            problems.append(f"{name}: replace its 'Used in ...' list (computed by this test) with the teaching lesson")
+        if calls and taught not in calls:
+            problems.append(f"{name}: lessons {sorted(calls)} call it; say 'Taught in lesson NN.' with the one that "
+                            f"teaches it (now: {taught})")
+        if not calls and taught is not None:
+            problems.append(f"{name}: says it is taught in lesson {taught}, but no lesson calls it")
+        if not calls and not any(p in doc for p in _NOT_TAUGHT):
+            reach = sorted(reached.get(name, set()))
+            problems.append(f"{name}: no lesson calls it (lessons {reach} reach it); say 'No lesson calls it "
+                            "directly' or 'No lesson uses it: <who does>.'")
     assert not problems, "\n".join(problems)
 
 

@@ -83,7 +83,7 @@ def test_every_cached_run_checks_its_recipe_before_training(tmp_path, monkeypatc
 
 def test_the_declared_recipes_of_every_lesson_are_valid_and_typed():
     named = [*curves.SCRATCH_RECIPES.values(), *curves.TRANSFER_RECIPES.values(), curves.TRAINING,
-             ecg.RNN_RECIPE, ecg.PRETRAIN_RECIPE, classifiers.EVAL_RECIPE, pretrain.TRAINING,
+             ecg.RNN_RECIPE, ecg.PRETRAIN_RECIPE, classifiers.CLASSIFIER_RECIPE, pretrain.TRAINING,
              pretrain.CONTRASTIVE_TRAINING]
     for r in named:
         assert isinstance(r, Recipe) and dataclasses.is_dataclass(r)
