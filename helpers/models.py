@@ -18,6 +18,8 @@ helpers.import_tensorflow()  # before Keras: keeps TensorFlow's start-up lines o
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
+from helpers.signals import LENGTH as ECG_LENGTH  # noqa: E402
+
 
 class WeightsMismatchError(ValueError):
     """Weights in a file do not fit the model they are loaded into. Taught in lesson 04."""
@@ -255,3 +257,60 @@ def predict_proba(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> n
     if len(model.input_shape) == 4:
         check_images(x, "x", channels=model.input_shape[-1])
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+
+
+# ------------------------------------------------------------ recurrent ECG model
+def ecg_encoder(copies: int, cell: str, units: int, n_layers: int, conv_front: bool, filters: int, pool: int,
+             readout: str, length: int):
+    """The ``encoder`` sub-model of :func:`build_ecg_rnn`; ``copies`` > 1 makes every layer that many times
+    wider, with one input channel per copy (``helpers.experiments.stacking.build_stacked_rnn`` keeps the
+    copies apart).
+
+    No lesson calls it directly (lessons reach it through other helpers).
+    """
+    import keras
+    from keras import layers
+
+    cells = {"simple": layers.SimpleRNN, "gru": layers.GRU, "lstm": layers.LSTM}
+    if cell not in cells:
+        raise ValueError(f"cell must be one of {sorted(cells)}, got {cell!r}.")
+    if readout not in ("last", "mean", "all"):
+        raise ValueError(f"readout must be 'last', 'mean' or 'all', got {readout!r}.")
+    stack = [keras.Input((length, copies))]
+    if conv_front:
+        stack += [layers.Conv1D(copies * filters, 7, padding="same", activation="relu", name="front_conv"),
+                  layers.MaxPooling1D(pool, name="front_pool")]
+    for i in range(1, n_layers + 1):
+        stack.append(cells[cell](copies * units, return_sequences=i < n_layers or readout != "last", name=f"rnn{i}"))
+    if readout == "mean":
+        stack.append(layers.GlobalAveragePooling1D(name="mean_state"))
+    elif readout == "all":
+        stack.append(layers.Flatten(name="all_states"))
+    return keras.Sequential(stack, name="encoder")
+
+
+def build_ecg_rnn(n_classes: int = 2, cell: str = "gru", units: int = 32, n_layers: int = 1,
+                  conv_front: bool = True, filters: int = 32, pool: int = 4, readout: str = "last",
+                  dropout: float = 0.2, length: int = ECG_LENGTH, name: str = "ecg_rnn"):
+    """Recurrent beat classifier: [Conv1D(7) -> ReLU -> MaxPool(pool)] -> stacked RNN -> dropout -> softmax.
+
+    ``readout="last"`` feeds the head the last hidden state; ``"mean"`` the
+    average of the top layer's hidden states over all steps; ``"all"`` every
+    step's hidden state side by side (24 x 32 numbers), so the head can see
+    *when* in the beat something happened, as the nearest-neighbour baseline does.
+
+    The part before the head is a sub-model named ``encoder`` (what is pretrained
+    and transferred). The convolutional front end shortens the sequence the
+    RNN has to read by ``pool`` (96 -> 24 steps), which makes it faster and
+    easier to train on 80 beats.
+
+    Taught in lesson 03.
+    """
+    import keras
+    from keras import layers
+
+    encoder = ecg_encoder(1, cell, units, n_layers, conv_front, filters, pool, readout, length)
+    inputs = keras.Input((length, 1), name="beat")
+    x = layers.Dropout(dropout, name="dropout")(encoder(inputs))
+    outputs = layers.Dense(n_classes, activation="softmax", name="head")(x)
+    return keras.Model(inputs, outputs, name=name)

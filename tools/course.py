@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 from helpers import REPO_ROOT
 # What a lesson's setup cell reads (the status file, the prepared stamp) is defined in the library.
-from helpers.course_state import (REPORTS, SOLUTIONS, STATUS_FILE, TIMING_COMMITTED, PrepareStatus, describe_status,
+from helpers.course_state import (REPORTS, SOLUTIONS, TIMING_COMMITTED, PrepareStatus, describe_status,
                                   lessons, minutes, prepare_status, prepared_stamp, write_status)
 from tools import grading
 

@@ -24,7 +24,7 @@ The course's main experiment, under the statistics protocol of ``docs/protocol.m
   across datasets.
 
 The seeds of one (dataset, budget, recipe) cell train together as **one Keras
-model** with one branch per seed (:func:`stacked_model`): each branch is the
+model** with one branch per seed (:func:`helpers.experiments.stacking.stacked_model`): each branch is the
 model that seed would build alone (its own initial weights, draw and random
 augmentation), the losses add up and Adam updates every weight from its own
 gradient, so the branches do not interact; one step trains every seed, which
@@ -44,6 +44,7 @@ import numpy as np
 
 from helpers.cache import cached
 from helpers.data import Dataset, Split, load_dataset
+from helpers.experiments import stacking
 from helpers.recipes import Recipe
 
 BUDGETS: tuple[int | None, ...] = (10, 20, 50, 200, None)
@@ -358,20 +359,6 @@ def _build(family: str, r: ScratchRecipe | TransferRecipe, ds: Dataset, train_x:
     return build_finetune_model(base, n_classes, dropout=r.dropout, augment=r.augment, name=name)
 
 
-def stacked_model(branches: list[Any]) -> Any:
-    """One Keras model whose outputs are ``branches`` (one model per seed), each on its own input.
-
-    Training it with one loss per output trains every branch as if alone: the
-    total loss is the sum, and no weight is shared between branches.
-
-    No lesson calls it directly (lessons reach it through other helpers).
-    """
-    import keras
-
-    inputs = [keras.Input(b.input_shape[1:], name=f"{b.name}_image") for b in branches]
-    return keras.Model(inputs, [b(x) for b, x in zip(branches, inputs)], name="seeds")
-
-
 _COMPILED: dict[tuple, tuple[Any, list[np.ndarray]]] = {}
 """The last compiled stacked model of this process (its recipe and shape as key) and its optimizer's start."""
 
@@ -417,7 +404,7 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
              source: str | None = None) -> BudgetRuns:
     """Train recipe ``name`` of ``family`` on the ``n``-label draw of every seed; predict validation and test.
 
-    The seeds train together in one :func:`stacked_model` (compiled once per
+    The seeds train together in one :func:`helpers.experiments.stacking.stacked_model` (compiled once per
     recipe in a process, :func:`_compiled`); a linear probe trains its heads
     on the frozen base's features, computed once (:func:`_features`). Returns a
     :class:`BudgetRuns` (plain data): every seed's :class:`Run` holds its sizes,
@@ -440,7 +427,7 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
         keras.utils.set_random_seed(seed)          # this seed's initial weights and random states
         branches.append(_head(ds.train.x.shape[1], len(ds.label_names), r.dropout, name=f"seed{seed}") if probe
                         else _build(family, r, ds, train.x, name=f"seed{seed}"))
-    model = _compiled(stacked_model(branches), r.lr, key=(dataset, family, repr(r.as_dict()), ds.train.x.shape[1:]))
+    model = _compiled(stacking.stacked_model(branches), r.lr, key=(dataset, family, repr(r.as_dict()), ds.train.x.shape[1:]))
     n_train, n_val = len(draws[0][0].y), len(draws[0][1].y)
     steps = steps_for(n_train, t)
     stop_early = n_val >= t.min_val_to_stop

@@ -110,7 +110,7 @@ def _prepare_is_running(cache: Path) -> dict:
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            status = json.loads((cache / course.STATUS_FILE).read_text())
+            status = json.loads((cache / course_state.STATUS_FILE).read_text())
             if status.get("lesson"):
                 return status
         except (OSError, ValueError):

@@ -112,7 +112,7 @@ def test_editing_training_code_changes_exactly_the_runs_that_execute_it(copy):
     ("contrastive", "nt_xent", "helpers.pretrain.pretrain"),                   # the source model's loss
     ("experiments.curves", "training_order", "helpers.experiments.curves.run_cell"),
     ("metrics", "roc_auc", "helpers.experiments.classifiers.summarise_runs"),
-    ("experiments.ecg", "_encoder", "helpers.experiments.ecg.run_ecg200"),
+    ("models", "ecg_encoder", "helpers.experiments.ecg.run_ecg200"),
 ])
 def test_editing_called_code_changes_the_key(copy, before, module, name, must_change):
     _edit(copy, module, name)

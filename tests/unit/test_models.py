@@ -134,3 +134,26 @@ def test_train_classifier_learns_a_separable_task():
     hist = models.train_classifier(model, x, y, x, y, epochs=15, lr=1e-2, batch_size=32)
     acc = np.mean(models.predict_proba(model, x).argmax(1) == y)
     assert acc > 0.9 and hist.history["loss"][-1] < hist.history["loss"][0]
+
+
+def test_build_ecg_rnn_shapes():
+    from helpers import models, signals
+
+    model = models.build_ecg_rnn(n_classes=3, units=5, filters=6, pool=4)
+    enc = model.get_layer("encoder")
+    assert enc.output.shape == (None, 5)
+    assert enc.get_layer("front_pool").output.shape == (None, 24, 6)
+    out = model.predict(np.zeros((2, signals.LENGTH, 1), np.float32), verbose=0)
+    assert out.shape == (2, 3)
+    np.testing.assert_allclose(out.sum(axis=1), 1, atol=1e-5)
+    plain = models.build_ecg_rnn(conv_front=False, cell="simple", n_layers=2, units=3)
+    assert plain.get_layer("encoder").output.shape == (None, 3)
+    with pytest.raises(ValueError, match="cell"):
+        models.build_ecg_rnn(cell="transformer")
+    mean = models.build_ecg_rnn(units=5, filters=6, readout="mean")
+    assert mean.get_layer("encoder").get_layer("rnn1").output.shape == (None, 24, 5)
+    assert mean.get_layer("encoder").output.shape == (None, 5)
+    every = models.build_ecg_rnn(units=5, filters=6, readout="all")
+    assert every.get_layer("encoder").output.shape == (None, 24 * 5)  # every step's state, in order
+    with pytest.raises(ValueError, match="readout"):
+        models.build_ecg_rnn(readout="first")

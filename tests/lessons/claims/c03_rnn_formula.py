@@ -7,7 +7,7 @@ LESSON = "03_rnn_formula"
 
 
 def _splits(nb: Executed) -> None:
-    text = nb.text('train, val, test = ecg.ecg200_splits(seed=0)')
+    text = nb.text('train, val, test = signals.ecg200_splits(seed=0)')
     sizes = {name: int(n) for name, n in re.findall(r"^(train|validation|test)\s+(\d+) beats", text, re.M)}
     assert sizes == {"train": 80, "validation": 20, "test": 100}, sizes
 
@@ -23,13 +23,13 @@ def _the_gradient_verdict_follows_the_norms(nb: Executed) -> None:
 
 
 def _encoder_shapes(nb: Executed) -> None:
-    text = nb.text("demo = ecg.build_ecg_rnn(")
+    text = nb.text("demo = models.build_ecg_rnn(")
     assert "(None, 24, 32)" in text, text
     assert "(None, 768)" in text, text
 
 
 def _ecg5000(nb: Executed) -> None:
-    text = nb.text("src = ecg.ecg5000_beats()")
+    text = nb.text("src = signals.ecg5000_beats()")
     counts = [int(n) for n in re.findall(r"': (\d+)", text)]
     assert len(counts) == 5 and sum(counts) == 500, counts
 

@@ -156,22 +156,6 @@ def test_a_cell_reusing_the_compiled_model_equals_a_fresh_one(short_training):
         np.testing.assert_array_equal(a["proba_test"], b["proba_test"])
 
 
-def test_stacked_model_keeps_each_branch_on_its_own_input():
-    import keras
-    from helpers.models import build_cnn
-
-    branches = []
-    for seed in (0, 1):
-        keras.utils.set_random_seed(seed)
-        branches.append(build_cnn((28, 28, 1), 2, name=f"seed{seed}"))
-    model = C.stacked_model(branches)
-    assert len(model.weights) == sum(len(b.weights) for b in branches), "no weight may be shared"
-    x = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
-    out = model.predict([x, x[::-1]], verbose=0)
-    np.testing.assert_allclose(out[0], branches[0].predict(x, verbose=0), atol=1e-6)
-    np.testing.assert_allclose(out[1], branches[1].predict(x[::-1], verbose=0), atol=1e-6)
-
-
 def test_seed_aucs_scores_every_seed_alone():
     y = load_dataset("breastmnist").test.y
     pos = load_dataset("breastmnist").positive_label
