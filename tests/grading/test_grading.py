@@ -752,6 +752,45 @@ def test_a_malformed_answer_scores_zero_with_a_clear_message(issue20_batch):
     assert any("Hidden tests passed" in o.get("text", "") for o in good.outputs)
 
 
+# ------------------------- lesson 04 through the sandbox: the model and in-place kinds
+LESSON04 = "04_finetune"
+
+
+@pytest.fixture(scope="module")
+def model_batch(env, cold_run):
+    """Lesson 04's real release through the sandboxed autograde: an honest submission, a lying keras.Model
+    subclass (4 of 8 before issue 20), a head hidden in a Lambda, and a set_trainable that swaps the judge's
+    check. Covers the model kind (ex 1) and the in-place kind (ex 2) the way a class is graded."""
+    if not (REPO_ROOT / "solutions" / LESSON04).is_dir():
+        pytest.skip("lesson 04 is missing")
+    cold_run(LESSON04)  # the sandbox reads the lesson's cached runs read-only
+    attacks = load_attacks()
+    root = make_course(env / "lesson04", [LESSON04])
+    use_course(root)
+    grading.release(LESSON04, root=root)
+    good = answers_of(root / "solutions" / LESSON04 / f"{LESSON04}.ipynb")
+    submit(root, LESSON04, "honest", good)
+    for name, attack in attacks.LESSON04.items():
+        submit_attack(root, LESSON04, name, attack, good)
+    results = grading.autograde(LESSON04, jobs=2, root=root, quiet=True)
+    return root, {r.student: r for r in results}
+
+
+@needs_bwrap
+@pytest.mark.parametrize("student, ex1, ex2", [
+    ("honest", 4, 4),
+    ("lying_model", 0, 4),      # a keras.Model subclass whose layers, weights and outputs are forged
+    ("lambda_model", 0, 4),     # the head hidden in a Lambda layer: not rebuilt from Keras's own classes
+    ("trainable_swap", 4, 0),   # set_trainable that swaps the judge's check instead of unfreezing the base
+])
+def test_model_and_in_place_attacks_score_zero_through_the_sandbox(model_batch, student, ex1, ex2):
+    root, results = model_batch
+    assert results[student].ok, results[student].log[-3000:]
+    got = scores(root, LESSON04)[student]
+    assert (got["ex1_build_finetune_tests"], got["ex2_set_trainable_tests"]) == (ex1, ex2), \
+        (got, results[student].log[-3000:])
+
+
 # ------------------------- lesson 04: models leave the kernel as data (in process, as the kernel serves them)
 def test_forged_models_score_zero(data_dir):
     """A keras.Model subclass with forged layers and outputs (4 of 8 through the sandbox before issue 20) and a
