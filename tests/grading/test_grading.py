@@ -673,6 +673,20 @@ def test_following_the_ci_instructions_literally_passes_the_self_check(attack_ba
     assert any("Self-check passed" in o.get("text", "") for o in cell.outputs)
 
 
+def grade_attacks(folder: Path, lesson: str, attacks: dict) -> tuple[Path, dict]:
+    """A course in ``folder`` with ``lesson``'s real release, an honest submission and one per attack,
+    autograded through the sandbox two at a time: (course root, {student: result})."""
+    root = make_course(folder, [lesson])
+    use_course(root)
+    grading.release(lesson, root=root)
+    good = answers_of(root / "solutions" / lesson / f"{lesson}.ipynb")
+    submit(root, lesson, "honest", good)
+    for name, attack in attacks.items():
+        submit_attack(root, lesson, name, attack, good)
+    results = grading.autograde(lesson, jobs=2, root=root, quiet=True)
+    return root, {r.student: r for r in results}
+
+
 # ------------------------------- issue 20 on lesson 02's release: the grader calls the functions
 LESSON02 = "02_cnn_formula"
 
@@ -683,16 +697,7 @@ def issue20_batch(env):
     before issue 20, read or claimed the hidden tests inside the kernel or forged its records."""
     if not (REPO_ROOT / "solutions" / LESSON02).is_dir():
         pytest.skip("lesson 02 is missing")
-    attacks = load_attacks()
-    root = make_course(env / "issue20", [LESSON02])
-    use_course(root)
-    grading.release(LESSON02, root=root)
-    good = answers_of(root / "solutions" / LESSON02 / f"{LESSON02}.ipynb")
-    submit(root, LESSON02, "honest", good)
-    for name, attack in attacks.LESSON02.items():
-        submit_attack(root, LESSON02, name, attack, good)
-    results = grading.autograde(LESSON02, jobs=2, root=root, quiet=True)
-    return root, {r.student: r for r in results}
+    return grade_attacks(env / "issue20", LESSON02, load_attacks().LESSON02)
 
 
 @needs_bwrap
@@ -764,16 +769,7 @@ def model_batch(env, cold_run):
     if not (REPO_ROOT / "solutions" / LESSON04).is_dir():
         pytest.skip("lesson 04 is missing")
     cold_run(LESSON04)  # the sandbox reads the lesson's cached runs read-only
-    attacks = load_attacks()
-    root = make_course(env / "lesson04", [LESSON04])
-    use_course(root)
-    grading.release(LESSON04, root=root)
-    good = answers_of(root / "solutions" / LESSON04 / f"{LESSON04}.ipynb")
-    submit(root, LESSON04, "honest", good)
-    for name, attack in attacks.LESSON04.items():
-        submit_attack(root, LESSON04, name, attack, good)
-    results = grading.autograde(LESSON04, jobs=2, root=root, quiet=True)
-    return root, {r.student: r for r in results}
+    return grade_attacks(env / "lesson04", LESSON04, load_attacks().LESSON04)
 
 
 @needs_bwrap
