@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO_ROOT
+from helpers.env import setting
 from tools import grading
 
 CHROMIUM = setting("COURSE_CHROMIUM") or "/usr/bin/chromium"
@@ -57,7 +58,6 @@ if _missing():
     pytest.skip(_missing(), allow_module_level=True)
 
 import websocket  # noqa: E402  (websocket-client, installed with jupyter)
-from helpers.env import setting
 
 
 def free_port() -> int:

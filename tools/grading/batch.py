@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import REPO_ROOT
+from helpers.env import setting
 
 from tools.grading.scan import scan_notebook
 from tools.grading.settings import (CANARY, CELL_TIMEOUT_S, COPY_BACK_MAX_FILES, COPY_BACK_MAX_MB, KERNEL_NAME,
@@ -46,7 +47,6 @@ class Result:
 _CONFIG = """\
 from pathlib import Path
 from tools.grading.settings import apply_course_settings, apply_sandbox_settings
-from helpers.env import setting
 c = get_config()  # noqa: F821
 apply_course_settings(c, Path({root!r}))
 apply_sandbox_settings(c, Path({runtime!r}), {timeout}, {penalty!r})
