@@ -13,16 +13,20 @@ The cache lives in ``COURSE_CACHE_DIR`` or the repository's ignored
 ``.cache/`` folder, never under ``COURSE_DATA_DIR``. A read-only cache (a
 classroom's shared, prepared one) is read as usual; a result missing from it
 is computed and kept in the learner's own folder (:func:`user_cache_dir`), or
-in memory for the rest of the process when that cannot be written either.
+in memory for the rest of the process when that cannot be written either;
+weights files go the same way through :func:`cache_file`.
 """
 from __future__ import annotations
 
+import atexit
+import errno
 import functools
 import hashlib
-import errno
 import inspect
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -146,6 +150,48 @@ def _bound(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> lis
         raise TypeError(f"{func.__qualname__}: {exc}") from None
     bound.apply_defaults()
     return list(bound.arguments.items())
+
+
+def _writable(folder: Path) -> bool:
+    """True when a file can be created in ``folder`` (made if missing); False in a read-only or full cache."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            return True
+    except OSError as exc:
+        if exc.errno not in _UNWRITABLE:
+            raise
+        return False
+
+
+_PROCESS_DIR: list[Path] = []  # a folder of this process for files neither cache folder could take
+
+
+def cache_file(relative: str | Path) -> Path:
+    """Where a file the cache keeps outside :func:`cached` (a weights ``.npz``) is read, or written on a miss.
+
+    The course cache's copy when it exists, else the learner's own copy
+    (:func:`user_cache_dir`). On a miss: the course cache when it can be
+    written, else the learner's folder, else a temporary folder removed when the
+    process ends (one warning on stderr), so a read-only classroom cache never
+    makes a lesson fail. ``relative`` is the file's path inside the cache.
+
+    No lesson calls it directly: the pretrained and trained weights of lessons 04 and 06 go through it.
+    """
+    course, own = cache_dir() / relative, user_cache_dir() / relative
+    for place in (course, own):
+        if place.is_file():
+            return place
+    for place in (course, own):
+        if _writable(place.parent):
+            return place
+    if not _PROCESS_DIR:
+        _PROCESS_DIR.append(Path(tempfile.mkdtemp(prefix="course-cache-")))
+        atexit.register(shutil.rmtree, _PROCESS_DIR[0], ignore_errors=True)
+        print(f"course cache: neither {cache_dir()} nor {user_cache_dir()} can be written, so weights trained "
+              f"now are kept in {_PROCESS_DIR[0]} until this kernel exits; set COURSE_CACHE_DIR to a writable "
+              "folder to keep them.", file=sys.stderr)
+    return _PROCESS_DIR[0] / relative
 
 
 def cache_key(func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:

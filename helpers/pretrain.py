@@ -41,7 +41,7 @@ from typing import Any, Mapping
 import numpy as np
 
 import helpers  # noqa: F401  (quiet TensorFlow before it loads)
-from helpers.cache import cache_dir
+from helpers.cache import cache_file
 from helpers.recipes import Recipe
 
 ARCH: dict[str, Any] = {"input_shape": (28, 28, 1), "filters": (16, 32, 64), "batch_norm": True}
@@ -154,11 +154,12 @@ def weights_key(source: str, training: Recipe | Mapping[str, Any] | None = None)
 
 
 def weights_path(source: str = "simclr_chest", training: Recipe | Mapping[str, Any] | None = None) -> Path:
-    """Where ``source``'s weights live in the course cache (whether or not they exist yet).
+    """Where ``source``'s weights are read from the cache, or written when they do not exist yet
+    (the course cache, else the learner's own folder when it is read-only: :func:`helpers.cache.cache_file`).
 
     Taught in lesson 04.
     """
-    return cache_dir() / "pretrained" / f"{source}-{weights_key(source, training)}.weights.npz"
+    return cache_file(Path("pretrained") / f"{source}-{weights_key(source, training)}.weights.npz")
 
 
 # ----------------------------------------------------------------------------------- data

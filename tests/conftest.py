@@ -75,3 +75,41 @@ def cold_run(session_cache, data_dir):
         return done[name]
 
     return run
+
+
+# ------------------------------------------- a fresh Python with read-only folders (tests of the cache)
+def can_bwrap() -> bool:
+    """True where bubblewrap can mount a folder read-only (as on a classroom server)."""
+    import shutil
+    import subprocess
+
+    return bool(shutil.which("bwrap")) and subprocess.run(
+        ["bwrap", "--dev-bind", "/", "/", "true"], capture_output=True).returncode == 0
+
+
+def run_python(script, args: list[str], env: dict, read_only: tuple = ()) -> tuple[dict, str]:
+    """Run ``script`` in a fresh Python with ``read_only`` folders mounted read-only (bubblewrap) or not writable."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, str(script), *args]
+    if read_only:
+        if can_bwrap():  # a read-only mount, as on a classroom server: EROFS even for root
+            cmd = ["bwrap", "--dev-bind", "/", "/",
+                   *[x for folder in read_only for x in ("--ro-bind", str(folder), str(folder))], *cmd]
+        elif os.name != "nt" and os.geteuid() != 0:  # a folder without write permission
+            for folder in read_only:
+                for path in [folder, *folder.rglob("*")]:
+                    path.chmod(0o555 if path.is_dir() else 0o444)
+        else:
+            pytest.skip("no bubblewrap, and root (or Windows) can write a folder without write permission: "
+                        "apt-get install bubblewrap")
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT,
+                          env={**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)})
+    for folder in read_only:  # let pytest clean up
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr

@@ -15,13 +15,14 @@ import helpers  # noqa: F401  (quiet TensorFlow before it loads)
 
 import math
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
 from helpers import metrics
-from helpers.cache import cache_dir, cache_key, cached
+from helpers.cache import cache_file, cache_key, cached
 from helpers.recipes import Recipe
 from helpers.data import Split, budget_splits, load_dataset
 
@@ -96,12 +97,13 @@ def classifier_weights_path(dataset: str, seed: int = 0, method: str = "plain", 
                             recipe: ClassifierRecipe | Mapping[str, Any] | None = None):
     """Where :func:`trained_classifier` keeps the weights of these arguments (a ``.npz`` file).
 
-    Keyed like a cached run: by the code :func:`trained_classifier` executes and its full arguments.
+    Keyed like a cached run: by the code :func:`trained_classifier` executes and its full arguments. In a
+    read-only course cache a missing file goes to the learner's own folder (:func:`helpers.cache.cache_file`).
 
     No lesson calls it directly (lessons reach it through other helpers).
     """
     key = cache_key(trained_classifier, dataset, seed, method, _fraction(dataset, fraction), _recipe(recipe))
-    return cache_dir() / f"{__name__}.trained_classifier" / f"{key}.npz"
+    return cache_file(Path(f"{__name__}.trained_classifier") / f"{key}.npz")
 
 
 def trained_classifier(dataset: str, seed: int = 0, method: str = "plain", fraction: float | None = None,
@@ -202,11 +204,11 @@ def imbalance_study(datasets: Sequence[str], seeds: Sequence[int],
 
     Taught in lesson 06.
     """
-    from tqdm.auto import tqdm
+    from helpers.progress import bar
 
     jobs = [(d, s, m) for d in datasets for m in methods for s in seeds]
-    return [predictions(*job) for job in tqdm(jobs, desc="imbalance runs (cached after the first time)",
-                                              disable=not progress)]
+    return [predictions(*job) for job in bar(jobs, "imbalance runs (cached after the first time)",
+                                             unit="run", enabled=progress)]
 
 
 @cached

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import run_python
 
 from helpers import cache
 from helpers.experiments import classifiers
@@ -120,42 +121,6 @@ print(json.dumps({"results": first + again, "calls": CALLS, "cached": [cache.is_
 '''
 
 
-def _can_bwrap() -> bool:
-    import shutil
-    import subprocess
-
-    return bool(shutil.which("bwrap")) and subprocess.run(
-        ["bwrap", "--dev-bind", "/", "/", "true"], capture_output=True).returncode == 0
-
-
-def _run(script, args: list[str], env: dict, read_only: tuple = ()) -> tuple[dict, str]:
-    """Run ``script`` in a fresh Python with ``read_only`` folders mounted read-only (bubblewrap) or not writable."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    cmd = [sys.executable, str(script), *args]
-    if read_only:
-        if _can_bwrap():  # a read-only mount, as on a classroom server: EROFS even for root
-            cmd = ["bwrap", "--dev-bind", "/", "/",
-                   *[x for folder in read_only for x in ("--ro-bind", str(folder), str(folder))], *cmd]
-        elif os.name != "nt" and os.geteuid() != 0:  # a folder without write permission
-            for folder in read_only:
-                for path in [folder, *folder.rglob("*")]:
-                    path.chmod(0o555 if path.is_dir() else 0o444)
-        else:
-            pytest.skip("no bubblewrap, and root (or Windows) can write a folder without write permission: "
-                        "apt-get install bubblewrap")
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cache.REPO_ROOT,
-                          env={**os.environ, **env, "PYTHONPATH": str(cache.REPO_ROOT)})
-    for folder in read_only:  # let pytest clean up
-        for path in [folder, *folder.rglob("*")]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
-
-
 def test_a_read_only_cache_is_read_and_misses_go_to_the_learners_folder_or_memory(tmp_path, monkeypatch):
     """A classroom's shared cache, prepared once and read-only for students: a miss computes, never fails."""
     script, shared, own = tmp_path / "lesson.py", tmp_path / "shared-cache", tmp_path / "home-cache"
@@ -163,19 +128,57 @@ def test_a_read_only_cache_is_read_and_misses_go_to_the_learners_folder_or_memor
     env = {"COURSE_CACHE_DIR": str(shared), "XDG_CACHE_HOME": str(own)}
     monkeypatch.setenv("XDG_CACHE_HOME", str(own))
     assert cache.user_cache_dir() == own.resolve() / "transfer-learning-medicine"
-    out, _ = _run(script, ["2"], env)  # the instructor prepares the cache
+    out, _ = run_python(script, ["2"], env)  # the instructor prepares the cache
     assert out == {"results": [4, 4], "calls": [2], "cached": [True]}
     prepared = sorted(shared.rglob("*.joblib"))
     assert len(prepared) == 1
 
-    out, _ = _run(script, ["2", "3"], env, read_only=(shared,))
+    out, _ = run_python(script, ["2", "3"], env, read_only=(shared,))
     assert out["results"] == [4, 6, 4, 6] and out["cached"] == [True, True]
     assert out["calls"] == [3], "the prepared result is read from the read-only cache; only the miss is computed"
     assert sorted(shared.rglob("*.joblib")) == prepared
     assert len(list(cache.user_cache_dir().rglob("*.joblib"))) == 1, "the miss is kept per user"
 
     own.mkdir(exist_ok=True)
-    out, err = _run(script, ["2", "3", "5"], env, read_only=(shared, own))
+    out, err = run_python(script, ["2", "3", "5"], env, read_only=(shared, own))
     assert out["results"] == [4, 6, 10, 4, 6, 10] and out["cached"] == [True, True, True]
     assert out["calls"] == [5], "3 comes from the learner's folder; 5 is computed once and kept in memory"
     assert "kept in memory" in err and "COURSE_CACHE_DIR" in err, err
+
+
+WEIGHTS_SCRIPT = '''
+import json, sys
+from helpers import cache
+path = cache.cache_file(f"pretrained/{sys.argv[1]}.weights.npz")
+existed = path.is_file()
+if not existed:  # what save_weights does on a miss
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sys.argv[2])
+print(json.dumps({"path": str(path), "existed": existed, "text": path.read_text()}))
+'''
+
+
+def test_weights_files_of_a_read_only_cache_go_to_the_learners_folder_or_a_temporary_one(tmp_path):
+    """Weights files (pretrained sources, lesson 06's classifiers) are not :func:`cache.cached` results: a miss
+    in a read-only classroom cache is written to the learner's folder, or a temporary one, never fails."""
+    from pathlib import Path
+
+    script, shared, own = tmp_path / "weights.py", tmp_path / "shared-cache", tmp_path / "home-cache"
+    script.write_text(WEIGHTS_SCRIPT)
+    env = {"COURSE_CACHE_DIR": str(shared), "XDG_CACHE_HOME": str(own)}
+    out, _ = run_python(script, ["a", "prepared"], env)                     # the instructor prepares it
+    assert Path(out["path"]) == shared.resolve() / "pretrained" / "a.weights.npz" and not out["existed"]
+
+    out, _ = run_python(script, ["a", "ignored"], env, read_only=(shared,))
+    assert out["existed"] and out["text"] == "prepared", "a prepared file is read from the read-only cache"
+    out, _ = run_python(script, ["b", "mine"], env, read_only=(shared,))
+    mine = own.resolve() / "transfer-learning-medicine" / "pretrained" / "b.weights.npz"
+    assert Path(out["path"]) == mine and mine.read_text() == "mine", "a miss goes to the learner's folder"
+    out, _ = run_python(script, ["b", "again"], env, read_only=(shared,))
+    assert out["existed"] and out["text"] == "mine", "and is read from there next time"
+
+    out, err = run_python(script, ["c", "temporary"], env, read_only=(shared, own))
+    assert out["text"] == "temporary" and not out["existed"]
+    assert not Path(out["path"]).is_relative_to(shared) and not Path(out["path"]).is_relative_to(own)
+    assert not Path(out["path"]).exists(), "the temporary folder goes away with the process"
+    assert "can be written" in err and "COURSE_CACHE_DIR" in err, err

@@ -162,3 +162,35 @@ def test_trained_classifier_is_the_same_model_whatever_ran_before(tmp_path, monk
     assert out["p_test"].shape == (len(ds.test.y),) and np.allclose(out["p_test"], out["proba_test"][:, 0])
     with pytest.raises(ValueError, match="method must be one of"):
         classifiers.trained_classifier("breastmnist", method="smote", **kw)
+
+
+READ_ONLY_CLASSIFIER = '''
+import json
+from helpers.experiments import classifiers
+TINY = {"epochs": 1, "min_samples_per_epoch": 64, "filters": (4, 8), "batch_size": 32}
+model = classifiers.trained_classifier("breastmnist", seed=3, fraction=0.1, recipe=TINY)
+path = classifiers.classifier_weights_path("breastmnist", 3, "plain", 0.1, TINY)
+print(json.dumps({"path": str(path), "saved": path.is_file(), "outputs": int(model.output_shape[-1])}))
+'''
+
+
+def test_trained_classifier_trains_into_the_learners_folder_when_the_cache_is_read_only(tmp_path):
+    """A classroom's read-only cache that lacks a classifier (lesson 06): it trains and keeps the weights in
+    the learner's own folder instead of failing with "Read-only file system"."""
+    from pathlib import Path
+
+    from conftest import run_python
+    from helpers.data import DataError, load_dataset
+
+    try:
+        load_dataset("breastmnist")
+    except DataError:
+        pytest.skip("BreastMNIST is not available (set COURSE_DATA_DIR)")
+    script, shared, own = tmp_path / "lesson06.py", tmp_path / "shared-cache", tmp_path / "home-cache"
+    script.write_text(READ_ONLY_CLASSIFIER)
+    shared.mkdir()
+    out, _ = run_python(script, [], {"COURSE_CACHE_DIR": str(shared), "XDG_CACHE_HOME": str(own)},
+                        read_only=(shared,))
+    assert out["saved"] and out["outputs"] == 2
+    assert Path(out["path"]).is_relative_to(own.resolve() / "transfer-learning-medicine"), out
+    assert not any(shared.iterdir()), "nothing is written into the read-only cache"
