@@ -2,7 +2,7 @@
 #   make course      set up, check data, copy the lessons to workspace/, open JupyterLab
 #                    (the cache fills in the background meanwhile: `make status`)
 #   make test        set up if needed, run every test (lessons executed, nbgrader round trip)
-#   make test-fast   tests/unit (the library and the runners) and tests/repo (repository rules)
+#   make test-fast   tests/unit (the library and the runners) and tests/repo (repository rules), two at a time
 #                    (no lesson executed, no nbgrader, browser or JupyterHub)
 #   make test-lesson L=03_rnn_formula   one lesson: executed cold and warm, then its nbgrader checks
 # Run `make help` for the rest. Users without make: see README.md ("Without make").
@@ -101,8 +101,8 @@ test: setup-dev
 
 # tests/unit (the library and the runners) and tests/repo (repository rules) are fast;
 # tests/lessons (lessons executed, browser, course command) and tests/grading (nbgrader, JupyterHub) are not.
-test-fast: setup
-	$(PY) -m pytest tests/unit tests/repo
+test-fast: setup-dev
+	$(PY) -m pytest -n 2 tests/unit tests/repo
 
 test-lesson: setup
 	@test -n "$(L)" -a -d "solutions/$(L)" || { echo "usage: make test-lesson L=<lesson>, one of: $$(ls solutions | tr '\n' ' ')"; exit 2; }

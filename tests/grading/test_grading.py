@@ -21,6 +21,7 @@ forged models fail; feedback of every lesson shows no hidden line.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
@@ -673,17 +674,34 @@ def test_following_the_ci_instructions_literally_passes_the_self_check(attack_ba
     assert any("Self-check passed" in o.get("text", "") for o in cell.outputs)
 
 
-def grade_attacks(folder: Path, lesson: str, attacks: dict) -> tuple[Path, dict]:
-    """A course in ``folder`` with ``lesson``'s real release, an honest submission and one per attack,
-    autograded through the sandbox two at a time: (course root, {student: result})."""
+@contextlib.contextmanager
+def busy_machine(processes: int = 1):
+    """CPU-bound processes beside whatever runs inside (a busy classroom server, a laptop doing other work)."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for proc in burners:
+            proc.kill()
+            proc.wait()
+
+
+def grade_attacks(folder: Path, lesson: str, attacks: dict, honest: dict[str, dict[str, str]] | None = None,
+                  busy: bool = False) -> tuple[Path, dict]:
+    """A course in ``folder`` with ``lesson``'s real release, an honest submission (plus ``honest``: more
+    right answers, written differently) and one per attack, autograded through the sandbox two at a time,
+    beside a CPU-bound process when ``busy``: (course root, {student: result})."""
     root = make_course(folder, [lesson])
     use_course(root)
     grading.release(lesson, root=root)
     good = answers_of(root / "solutions" / lesson / f"{lesson}.ipynb")
     submit(root, lesson, "honest", good)
+    for name, answers in (honest or {}).items():
+        submit(root, lesson, name, {**good, **answers})
     for name, attack in attacks.items():
         submit_attack(root, lesson, name, attack, good)
-    results = grading.autograde(lesson, jobs=2, root=root, quiet=True)
+    with busy_machine(1 if busy else 0):
+        results = grading.autograde(lesson, jobs=2, root=root, quiet=True)
     return root, {r.student: r for r in results}
 
 
@@ -802,3 +820,51 @@ def test_forged_models_score_zero(data_dir):
         assert not verdicts["ex1_build_finetune_tests"]["passed"], (name, verdicts)
         assert "malformed answer" in verdicts["ex1_build_finetune_tests"]["message"], (name, verdicts)
         assert verdicts["ex2_set_trainable_tests"]["passed"], (name, verdicts)
+
+
+# ------------------- lesson 06 on a busy machine: the dict kind, and honest answers never lose marks under load
+LESSON06 = "06_challenges_faq"
+
+
+@pytest.fixture(scope="module")
+def busy_batch(env, cold_run):
+    """Lesson 06's real release, graded two at a time beside a CPU-bound process: three honest submissions
+    written three ways, and two forged dicts (the dict kind of answer)."""
+    if not (REPO_ROOT / "solutions" / LESSON06).is_dir():
+        pytest.skip("lesson 06 is missing")
+    cold_run(LESSON06)  # the sandbox reads the lesson's cached runs read-only
+    attacks = load_attacks()
+    return grade_attacks(env / "lesson06", LESSON06, attacks.LESSON06, honest=attacks.HONEST06, busy=True)
+
+
+@needs_bwrap
+@pytest.mark.parametrize("student, points", [
+    ("honest", 3), ("honest_counter", 3), ("honest_sklearn", 3),
+    ("always_equal_dict", 0),      # a dict subclass equal to anything: not plain data, refused
+    ("always_equal_weights", 0),   # a plain dict of floats equal to anything: refused before any comparison
+])
+def test_honest_answers_keep_full_marks_on_a_busy_machine_and_forged_dicts_score_zero(busy_batch, student, points):
+    root, results = busy_batch
+    assert results[student].ok, results[student].log[-3000:]
+    got = scores(root, LESSON06)[student]
+    assert got["ex_class_weights_tests"] == points, (got, results[student].log[-3000:])
+    assert got["review"] is False, got
+
+
+@needs_bwrap
+def test_how_close_honest_submissions_came_to_each_limit_on_a_busy_machine(busy_batch):
+    """Reported, not timed: every honest submission stayed inside every limit, and the table of how much of
+    each it used is written next to the grading logs (the closing note of issue 20 quotes it)."""
+    root, results = busy_batch
+    rows = []
+    for student in ("honest", "honest_counter", "honest_sklearn"):
+        use = results[student].limit_use()
+        assert set(use) >= {"submission s", "cell s", "judge call s", "kernel CPU s", "kernel memory GiB"}, use
+        assert all(used < limit for used, limit in use.values()), (student, use)
+        rows.append(f"{student:>16}: " + ", ".join(f"{k} {u:.1f} of {lim:g} ({u / lim:.0%})"
+                                                    for k, (u, lim) in use.items()))
+    table = root / "grading-logs" / LESSON06 / "limits-under-load.txt"
+    table.write_text("\n".join(rows) + "\n")
+    print("\n".join(rows))
+    malformed = outputs(root, LESSON06, "always_equal_dict")
+    assert "malformed answer" in malformed and "class_weights" in malformed, malformed[-2000:]

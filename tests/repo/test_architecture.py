@@ -274,12 +274,14 @@ def test_every_module_docstring_names_its_lessons_or_its_role():
 
 
 def test_make_test_fast_runs_the_fast_folders_and_conftest_orders_every_slow_file():
-    """`make test-fast` runs tests/unit and tests/repo; every other test file is one conftest runs last, in order."""
+    """`make test-fast` runs tests/unit and tests/repo (two processes); every other test file is one conftest runs
+    last, in order."""
     import conftest
 
     make = (REPO_ROOT / "Makefile").read_text()
     fast = re.search(r"^test-fast:.*\n\t.*pytest (.*)$", make, re.M).group(1).split()  # type: ignore[union-attr]
-    assert fast == [f"tests/{folder}" for folder in conftest.FAST]
+    assert [a for a in fast if a.startswith("tests/")] == [f"tests/{folder}" for folder in conftest.FAST]
+    assert fast[:2] == ["-n", "2"], "test-fast runs on two processes (pytest-xdist)"
     tests = REPO_ROOT / "tests"
     slow = sorted(p.relative_to(tests).as_posix() for p in tests.glob("*/test_*.py")
                   if p.parent.name not in conftest.FAST)

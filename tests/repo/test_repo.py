@@ -186,6 +186,7 @@ def test_requires_python_matches_the_supported_pythons():
 def test_dev_requirements_are_pinned():
     dev = _pins(REPO_ROOT / "requirements-dev.txt")
     assert "jupyterhub" in dev, "the JupyterHub classroom test needs jupyterhub pinned in requirements-dev.txt"
+    assert "pytest-xdist" in dev, "`make test-fast` runs `pytest -n 2`: pin pytest-xdist in requirements-dev.txt"
 
 
 def test_installed_versions_match_the_pins():

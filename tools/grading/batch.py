@@ -20,8 +20,8 @@ from helpers import REPO_ROOT
 from helpers.env import setting
 
 from tools.grading.scan import scan_notebook
-from tools.grading.settings import (CANARY, CELL_TIMEOUT_S, COPY_BACK_MAX_FILES, COPY_BACK_MAX_MB, KERNEL_NAME,
-    MEMORY_LIMIT_GB, SUBMISSION_TIMEOUT_S, TRANSCRIPT_FILE, USAGE_FILE, VERDICTS_FILE, _venv_path, course_root,
+from tools.grading.settings import (CANARY, CELL_TIMEOUT_S, COPY_BACK_MAX_FILES, COPY_BACK_MAX_MB, CPU_LIMIT_S,
+    JUDGE_CALL_TIMEOUT_S, KERNEL_NAME, MEMORY_LIMIT_GB, SUBMISSION_TIMEOUT_S, TRANSCRIPT_FILE, USAGE_FILE, VERDICTS_FILE, _venv_path, course_root,
     late_penalty)
 
 
@@ -42,6 +42,34 @@ class Result:
         """Longest cell execution in seconds (from the grading log)."""
         times = [float(t) for t in re.findall(r"\[grading\] cell \d+ took ([\d.]+) s", self.log)]
         return max(times, default=0.0)
+
+    @property
+    def slowest_hidden_tests(self) -> float:
+        """Longest run of one cell's hidden tests in seconds, the judge's calls into the kernel included (log)."""
+        times = [float(t) for t in re.findall(r"\[grading\] hidden tests of \S+ took ([\d.]+) s", self.log)]
+        return max(times, default=0.0)
+
+    def limit_use(self) -> dict[str, tuple[float, float]]:
+        """How close this submission came to each grading limit: ``{limit: (used, limit)}``.
+
+        The submission's and its slowest cell's wall time, the slowest cell's
+        hidden tests (an upper bound on any one call of the judge into the
+        kernel), the kernel's CPU seconds and its peak address space (what the
+        memory cap limits). A limit the kernel did not report is left out.
+        """
+        use = {"submission s": (self.seconds, float(SUBMISSION_TIMEOUT_S)),
+               "cell s": (self.slowest_cell, float(CELL_TIMEOUT_S)),
+               "judge call s": (self.slowest_hidden_tests, float(JUDGE_CALL_TIMEOUT_S))}
+        if "cpu_s" in self.usage:
+            use["kernel CPU s"] = (float(self.usage["cpu_s"]), float(CPU_LIMIT_S))
+        if "VmPeak" in self.usage:
+            use["kernel memory GiB"] = (int(self.usage["VmPeak"].split()[0]) / 2**20, MEMORY_LIMIT_GB)
+        return use
+
+    @property
+    def closest_limit(self) -> tuple[str, float]:
+        """The limit this submission came closest to, and the share of it used."""
+        return max(((name, used / limit) for name, (used, limit) in self.limit_use().items()), key=lambda t: t[1])
 
 
 _CONFIG = """\
@@ -331,6 +359,8 @@ def autograde(assignment: str, students: list[str] | None = None, jobs: int = 1,
             total = sum(v for v in result.scores.values() if v is not None)
             note = "" if result.ok else "  GRADING FAILED (0, flagged)"
             note += f"  held for review: {sorted(result.flags)}" if result.flags else ""
+            limit, share = result.closest_limit
             print(f"{result.student:>20}: {total:5.1f} points in {result.seconds:5.1f} s "
-                  f"(slowest cell {result.slowest_cell:.1f} s){note}", flush=True)
+                  f"(slowest cell {result.slowest_cell:.1f} s; closest to a limit: {share:.0%} of {limit}){note}",
+                  flush=True)
     return sorted(results, key=lambda r: r.student)

@@ -50,6 +50,25 @@ def test_slowest_cell_comes_from_the_log():
     assert r.slowest_cell == 7.0
 
 
+def test_limit_use_reports_every_limit_and_the_closest_one():
+    from tools.grading import settings
+
+    log = ("[grading] cell 3 took 2.5 s\n[grading] hidden tests of ex1_tests took 4.0 s: passed\n"
+           "[grading] cell 7 took 30.0 s\n[grading] hidden tests of ex2_tests took 12.0 s: passed\n")
+    usage = {"VmPeak": f"{3 * 2**20} kB", "VmHWM": "900000 kB", "cpu_s": 40.0}
+    result = autograde.Result("alice", True, seconds=90.0, log=log, usage=usage)
+    use = result.limit_use()
+    assert use["submission s"] == (90.0, settings.SUBMISSION_TIMEOUT_S)
+    assert use["cell s"] == (30.0, settings.CELL_TIMEOUT_S)
+    assert use["judge call s"] == (12.0, settings.JUDGE_CALL_TIMEOUT_S), "the slowest hidden tests bound any call"
+    assert use["kernel CPU s"] == (40.0, settings.CPU_LIMIT_S)
+    assert use["kernel memory GiB"] == (3.0, settings.MEMORY_LIMIT_GB), "the cap limits the address space"
+    shares = {name: used / limit for name, (used, limit) in use.items()}
+    assert result.closest_limit == max(shares.items(), key=lambda t: t[1])
+    bare = autograde.Result("bob", False, seconds=1.0).limit_use()
+    assert set(bare) == {"submission s", "cell s", "judge call s"}, "a kernel that reported nothing: wall times only"
+
+
 def test_autograde_needs_a_gradebook_and_the_source(tmp_path):
     with pytest.raises(RuntimeError, match="gradebook.db"):
         autograde.autograde(FIXTURE, root=tmp_path)
