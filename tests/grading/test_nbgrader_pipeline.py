@@ -1,15 +1,16 @@
-"""nbgrader source -> release pipeline: no drift, validation, autograde round trip."""
+"""nbgrader source -> release pipeline: no drift, validation, the sandboxed autograde of every lesson, and plain
+`nbgrader autograde` refused."""
 from __future__ import annotations
 
 import json
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from helpers import REPO_ROOT
 from tools import course, grading
 
 LESSONS = course.lessons()
@@ -45,33 +46,41 @@ def test_regenerated_release_matches_committed_notebooks(course_copy):
             "run `make release` and commit the result")
 
 
-def _grade(root: Path, name: str) -> Path:
-    """Autograde, in its own throwaway course root, lesson ``name``'s source (a perfect submission) and release."""
+def _grade(root: Path, name: str) -> tuple[Path, str]:
+    """Lesson ``name`` graded as an instructor grades it, in its own throwaway course: its real release, an
+    untouched submission, ``tools.grading.autograde`` (each submission in the sandbox; the instructor's own
+    solution goes first as the canary, and any error or failed hidden test of it stops the batch).
+
+    Returns the course root and why the batch stopped ('' when it ran)."""
+    shutil.copy(REPO_ROOT / "nbgrader_config.py", root)
     shutil.copytree(course.SOLUTIONS / name, root / "solutions" / name)
-    grading.nbgrader("db", "student", "add", "solution-author", root=root)
-    grading.nbgrader("db", "student", "add", "untouched", root=root)
-    grading.nbgrader("generate_assignment", name, "--force", root=root)
-    for student, folder in (("solution-author", "solutions"), ("untouched", "notebooks")):
-        dest = root / "submitted" / student / name
-        dest.mkdir(parents=True, exist_ok=True)
-        shutil.copy(root / folder / name / f"{name}.ipynb", dest / f"{name}.ipynb")
-    grading.nbgrader("autograde", name, "--force", root=root)
-    return root
+    os.environ.update(COURSE_ROOT=str(root), COURSE_EXCHANGE=str(root / "exchange"))
+    grading.release(name, root=root)
+    dest = root / "submitted" / "untouched" / name
+    dest.mkdir(parents=True)
+    shutil.copy(root / "notebooks" / name / f"{name}.ipynb", dest / f"{name}.ipynb")
+    try:
+        grading.autograde(name, jobs=2, root=root, quiet=True)
+    except grading.CourseSideFailure as exc:
+        return root, str(exc)
+    return root, ""
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, cold_run) -> dict[str, Path]:
-    """Every lesson autograded (source and untouched release), two lessons at a time.
+def graded(tmp_path_factory, cold_run) -> dict[str, tuple[Path, str]]:
+    """Every lesson autograded through the sandbox (the instructor's solution, then an untouched release).
 
-    Each lesson gets its own course root and gradebook, so two nbgrader
-    processes never share a database; the cache is filled first, as after
-    `make prepare`, so every kernel runs warm.
+    Each lesson gets its own course root and gradebook; the cache is filled
+    first, as after `make prepare`, so every kernel runs warm.
     """
     for name in LESSONS:
         cold_run(name)
-    roots = {name: tmp_path_factory.mktemp(f"graded-{name}") for name in LESSONS}
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(LESSONS, pool.map(lambda n: _grade(roots[n], n), LESSONS)))
+    saved = dict(os.environ)
+    try:
+        return {name: _grade(tmp_path_factory.mktemp(f"graded-{name}"), name) for name in LESSONS}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _scores(root: Path) -> dict[tuple[str, str], tuple[float, float]]:
@@ -82,29 +91,52 @@ def _scores(root: Path) -> dict[tuple[str, str], tuple[float, float]]:
                 for a in gb.assignments for s in a.submissions}
 
 
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None and os.environ.get("CI") != "true",
+                                 reason="bubblewrap missing: apt-get install bubblewrap")
+
+
+@needs_bwrap
 @pytest.mark.nbgrader
 @pytest.mark.parametrize("name", LESSONS)
-def test_autograde_source_full_marks_release_zero(graded, name):
-    scores = _scores(graded[name])
-    score, max_score = scores[("solution-author", name)]
+def test_the_solution_passes_in_the_sandbox_and_the_release_scores_zero(graded, name):
+    root, stopped = graded[name]
+    assert not stopped, f"{name}: {stopped}"   # the canary: no cell of the solution errs, every hidden test passes
+    score, max_score = _scores(root)[("untouched", name)]
     assert max_score > 0, f"{name} has no graded cells"
-    assert score == max_score, f"{name}: the instructor solution scored {score}/{max_score}"
-    assert scores[("untouched", name)] == (0.0, max_score), f"{name}: an untouched release scored marks"
+    assert score == 0.0, f"{name}: an untouched release scored {score} of {max_score}"
 
 
+@needs_bwrap
+@pytest.mark.nbgrader
+def test_plain_nbgrader_autograde_is_refused_and_changes_no_grade(graded):
+    """Plain `nbgrader autograde` (what the formgrader's button runs) would execute the hidden tests in the
+    student's kernel: the course's config stops it before a kernel starts, and no grade changes."""
+    from tools.grading.executor import PLAIN_AUTOGRADE_REFUSED
+
+    name = LESSONS[0]
+    root, _ = graded[name]
+    before = _scores(root)
+    proc = grading.nbgrader("autograde", name, "--force", root=root, check=False)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert PLAIN_AUTOGRADE_REFUSED[:60] in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
+    assert _scores(root) == before
+
+
+@needs_bwrap
 @pytest.mark.nbgrader
 @pytest.mark.parametrize("name", LESSONS)
-def test_source_validates_and_release_fails_validation(graded, name):
-    solved = nbformat.read(graded[name] / "autograded" / "solution-author" / name / f"{name}.ipynb", 4)
-    untouched = nbformat.read(graded[name] / "autograded" / "untouched" / name / f"{name}.ipynb", 4)
+def test_source_validates_and_release_fails_validation(graded, cold_run, name):
+    solved = cold_run(name)["notebook"]   # the executed source, hidden tests included
+    untouched = nbformat.read(graded[name][0] / "autograded" / "untouched" / name / f"{name}.ipynb", 4)
     assert course.validation_problems(solved) == {}
     assert course.validation_problems(untouched).get("failed"), f"{name}: the release passes validation"
 
 
+@needs_bwrap
 @pytest.mark.nbgrader
 def test_nbgrader_validate_cli_reports_failure_of_the_release(graded):
     """`nbgrader validate` exits 0 even when validation fails: we read its output."""
     name = LESSONS[0]
-    proc = grading.nbgrader("validate", str(course.RELEASE / name / f"{name}.ipynb"), root=graded[name], check=False)
+    proc = grading.nbgrader("validate", str(course.RELEASE / name / f"{name}.ipynb"), root=graded[name][0], check=False)
     assert proc.returncode == 0
     assert "VALIDATION FAILED" in proc.stdout + proc.stderr

@@ -61,10 +61,13 @@ __all__ = ["CANARY", "CELL_TIMEOUT_S", "CourseSideFailure", "KERNEL_NAME", "MEMO
 
 
 def __getattr__(name: str) -> Any:  # lazy: nbgrader is only needed on the instructor side
-    """``SandboxExecute`` and ``FeedbackFilter``, the nbgrader classes named in the course's config."""
-    if name in ("SandboxExecute", "FeedbackFilter"):
+    """``SandboxExecute``, ``RefusePlainAutograde`` and ``FeedbackFilter``, the nbgrader classes named in the
+    course's config."""
+    if name in ("SandboxExecute", "FeedbackFilter", "RefusePlainAutograde"):
         if name == "SandboxExecute":
             from tools.grading.executor import _sandbox_execute_class as make
+        elif name == "RefusePlainAutograde":
+            from tools.grading.executor import _refuse_plain_class as make
         else:
             from tools.grading.feedback_filter import _feedback_filter_class as make
         cls = make()

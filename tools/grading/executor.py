@@ -178,3 +178,24 @@ def _sandbox_execute_class() -> type:
 
     SandboxExecute.__module__ = __name__
     return SandboxExecute
+
+
+PLAIN_AUTOGRADE_REFUSED = (
+    "This course does not grade with plain `nbgrader autograde` (nor the formgrader's Autograde button): it would "
+    "run the hidden tests inside the student's kernel, as the instructor, in the course folder. Grade with "
+    "`python -m tools.grading autograde ASSIGNMENT` (or `make autograde A=ASSIGNMENT`), which runs each submission "
+    "in a sandbox and judges it from outside (docs/instructor.md). No grade was changed.")
+
+
+def _refuse_plain_class() -> type:
+    from nbgrader.preprocessors import NbGraderPreprocessor  # enabled by default, unlike nbconvert's base class
+
+    class RefusePlainAutograde(NbGraderPreprocessor):
+        """The first autograde step of the course's own config: stops plain ``nbgrader autograde`` before any
+        kernel starts or any grade is saved (the sandboxed autograde replaces the whole list)."""
+
+        def preprocess(self, nb, resources):  # type: ignore[override]
+            raise RuntimeError(PLAIN_AUTOGRADE_REFUSED)
+
+    RefusePlainAutograde.__module__ = "tools.grading"
+    return RefusePlainAutograde

@@ -73,6 +73,9 @@ def apply_course_settings(c: Any, root: Path) -> None:
     c.ExecutePreprocessor.timeout = CELL_TIMEOUT_S
     c.ExecutePreprocessor.interrupt_on_timeout = True
     c.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)
+    # plain `nbgrader autograde` (and the formgrader's button) would run hidden tests in the student's kernel:
+    # refused before a kernel starts; apply_sandbox_settings replaces the list for the sandboxed autograde
+    c.Autograde.autograde_preprocessors = ["tools.grading.RefusePlainAutograde"]
 
 
 def apply_sandbox_settings(c: Any, runtime: Path, cell_timeout: int, penalty: str) -> None:

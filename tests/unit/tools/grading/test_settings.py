@@ -20,6 +20,18 @@ def test_course_settings_are_the_ones_nbgrader_config_applies(tmp_path, monkeypa
     assert "tools.grading.FeedbackFilter" in c.GenerateFeedback.preprocessors
     text = (REPO_ROOT / "nbgrader_config.py").read_text()
     assert "apply_course_settings" in text and "source_directory" not in text  # not written twice
+    assert c.Autograde.autograde_preprocessors == ["tools.grading.RefusePlainAutograde"], \
+        "plain nbgrader autograde must be refused: it would run hidden tests in the student's kernel"
+
+
+def test_plain_autograde_is_refused_before_any_kernel_starts():
+    import nbformat
+
+    from tools import grading
+
+    step = grading.RefusePlainAutograde()
+    with pytest.raises(RuntimeError, match="python -m tools.grading autograde"):
+        step.preprocess(nbformat.v4.new_notebook(), {})
 
 
 def test_sandbox_settings_use_the_sandboxed_executor(tmp_path):
@@ -28,6 +40,10 @@ def test_sandbox_settings_use_the_sandboxed_executor(tmp_path):
     assert c.SandboxExecute.timeout == 8 and c.KernelManager.transport == "ipc"
     assert c.KernelManager.ip == f"{tmp_path / 'run'}/k" and c.LateSubmissionPlugin.penalty_method == "zero"
     assert c.Autograde.autograde_preprocessors[0].__name__ == "SandboxExecute"
+    course = Config()
+    settings.apply_course_settings(course, tmp_path)
+    settings.apply_sandbox_settings(course, tmp_path / "run", 8, "zero")
+    assert course.Autograde.autograde_preprocessors[0].__name__ == "SandboxExecute", "the sandbox replaces the refusal"
     assert c.OverwriteCells.add_missing_cells is True
 
 
