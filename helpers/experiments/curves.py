@@ -73,7 +73,7 @@ class Training(Recipe):
     batch_size: int = 32
     epochs: int = 20
     min_steps: int = 120
-    max_steps: int = 1000
+    max_steps: int = 3000
     checkpoints: int = 10
     min_val_to_stop: int = 50
     patience: int = 3
