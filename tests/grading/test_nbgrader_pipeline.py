@@ -53,6 +53,7 @@ def _grade(root: Path, name: str) -> tuple[Path, str]:
 
     Returns the course root and why the batch stopped ('' when it ran)."""
     shutil.copy(REPO_ROOT / "nbgrader_config.py", root)
+    shutil.copytree(REPO_ROOT / "datasets", root / "datasets", ignore=shutil.ignore_patterns("*.npz", "*.zip"))
     shutil.copytree(course.SOLUTIONS / name, root / "solutions" / name)
     os.environ.update(COURSE_ROOT=str(root), COURSE_EXCHANGE=str(root / "exchange"))
     grading.release(name, root=root)
