@@ -153,11 +153,13 @@ def timing_table(path: Path = TIMING_COMMITTED) -> str:
     return "\n".join(rows)
 
 
-def validation_problems(nb, expect_pass: bool = True) -> dict:
+def validation_problems(nb, expect_pass: bool = True, ignore_checksums: bool = False) -> dict:
     """nbgrader's validator verdict on an already executed notebook (no second execution).
 
     Returns nbgrader's result dict: empty when the notebook validates; with
     ``expect_pass=False`` (nbgrader's ``--invert``) it lists graded cells that pass.
+    ``ignore_checksums`` for a notebook graded in the sandbox, whose tests cells
+    ran without their hidden part (nbgrader would only say they "changed").
     """
     import tempfile
 
@@ -165,7 +167,7 @@ def validation_problems(nb, expect_pass: bool = True) -> dict:
     from nbgrader.preprocessors import CheckCellMetadata
     from nbgrader.validator import Validator
 
-    validator = Validator(invert=not expect_pass)
+    validator = Validator(invert=not expect_pass, ignore_checksums=ignore_checksums)
     validator.preprocessors = [CheckCellMetadata]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "executed.ipynb"
