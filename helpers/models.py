@@ -240,12 +240,17 @@ def train_classifier(
     patience: int = 5,
     class_weight: dict[int, float] | None = None,
     verbose: int = 0,
+    compile: bool = True,
 ) -> keras.callbacks.History:
-    """Compile and fit with early stopping on validation loss (best weights restored). Taught in lesson 04."""
+    """Compile and fit with early stopping on validation loss (best weights restored). Taught in lesson 04.
+
+    ``compile=False`` fits a model the caller has compiled already (its optimizer state is the caller's).
+    """
     if len(model.input_shape) == 4:  # an image model
         check_images(x_train, "x_train", channels=model.input_shape[-1])
         check_images(x_val, "x_val", channels=model.input_shape[-1])
-    _compile_classifier(model, lr)
+    if compile:
+        _compile_classifier(model, lr)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     return model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs,
                      batch_size=batch_size, callbacks=[stop], class_weight=class_weight,

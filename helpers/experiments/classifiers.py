@@ -127,24 +127,63 @@ def trained_classifier(dataset: str, seed: int = 0, method: str = "plain", fract
         raise ValueError(f"method must be one of {IMBALANCE_METHODS}, got {method!r}.")
     r, fraction = _recipe(recipe), _fraction(dataset, fraction)
     ds = load_dataset(dataset)
+    shape, n_classes = ds.train.x.shape[1:], len(ds.label_names)
     path = classifier_weights_path(dataset, seed, method, fraction, recipe)
-    keras.utils.set_random_seed(seed)
-    model = _build(ds.train.x.shape[1:], len(ds.label_names), r)
     if path.is_file():
+        model = _build(shape, n_classes, r)
         try:
             load_weights(model, path)
             return model
         except WeightsMismatchError:  # a stale or damaged file: train again
             path.unlink(missing_ok=True)
+    worker = _worker(shape, n_classes, r)          # before the seed: it draws no number this run uses
+    keras.utils.set_random_seed(seed)
+    model = _build(shape, n_classes, r)            # this seed's initial weights
     train, val = budget_splits(ds, fraction, seed)
     weights = balanced_class_weights(train.y) if method == "class weights" else None
     if method == "resampling":
         train = oversample(train, seed)
     fit_on = tile_to(train, r.min_samples_per_epoch, seed)
-    train_classifier(model, fit_on.x, fit_on.y, val.x, val.y, epochs=r.epochs, lr=r.lr,
-                     batch_size=r.batch_size, patience=r.patience, class_weight=weights)
+    _assign(worker.variables, model.variables)     # train the compiled worker from this seed's start
+    _assign(worker.optimizer.variables, _WORKER[_worker_key(shape, n_classes, r)][1])
+    train_classifier(worker, fit_on.x, fit_on.y, val.x, val.y, epochs=r.epochs, lr=r.lr,
+                     batch_size=r.batch_size, patience=r.patience, class_weight=weights, compile=False)
+    _assign(model.variables, worker.variables)
     save_weights(model, path)
     return model
+
+
+_WORKER: dict[tuple, tuple[Any, list[np.ndarray]]] = {}
+"""The compiled model that trains every classifier of one recipe and shape in this process, and its optimizer's
+start: tracing a new model's training step costs about as much as a few of its epochs."""
+
+
+def _worker_key(shape: Sequence[int], n_classes: int, r: ClassifierRecipe) -> tuple:
+    return (tuple(shape), n_classes, repr(r.as_dict()))
+
+
+def _worker(shape: Sequence[int], n_classes: int, r: ClassifierRecipe) -> Any:
+    """The compiled worker of this recipe and shape (built and compiled on first use, then reused).
+
+    Each run copies its freshly built model's variables (weights, random-number
+    states) into it and resets its optimizer to the starting state, trains it,
+    and copies the result back: the run a fresh model would make, without
+    tracing its steps again (a unit test checks this exactly).
+    """
+    from helpers.models import _compile_classifier
+
+    key = _worker_key(shape, n_classes, r)
+    if key not in _WORKER:
+        worker = _compile_classifier(_build(shape, n_classes, r), r.lr)
+        worker.optimizer.build(worker.trainable_variables)
+        _WORKER.clear()
+        _WORKER[key] = (worker, [np.array(v.numpy()) for v in worker.optimizer.variables])
+    return _WORKER[key][0]
+
+
+def _assign(targets: Sequence[Any], values: Sequence[Any]) -> None:
+    for target, value in zip(targets, values, strict=True):
+        target.assign(value)
 
 
 @cached

@@ -194,3 +194,36 @@ def test_trained_classifier_trains_into_the_learners_folder_when_the_cache_is_re
     assert out["saved"] and out["outputs"] == 2
     assert Path(out["path"]).is_relative_to(own.resolve() / "transfer-learning-medicine"), out
     assert not any(shared.iterdir()), "nothing is written into the read-only cache"
+
+
+def test_a_classifier_trained_by_the_reused_worker_equals_one_trained_fresh(tmp_path, monkeypatch):
+    """The compiled worker (traced once per recipe in a process) gives exactly the model a freshly built,
+    freshly compiled one gives, whatever it trained before."""
+    import keras
+    from helpers.data import DataError, budget_splits, load_dataset
+    from helpers.models import train_classifier
+
+    try:
+        ds = load_dataset("breastmnist")
+    except DataError:
+        pytest.skip("BreastMNIST is not available (set COURSE_DATA_DIR)")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    tiny = {**TINY, "epochs": 3, "patience": 1}  # a few epochs: early stopping restores the best
+    r = classifiers.CLASSIFIER_RECIPE.with_overrides(tiny)
+    keras.utils.set_random_seed(4)                                  # the old way: a new model, compiled, fitted
+    model = classifiers._build(ds.train.x.shape[1:], 2, r)
+    train, val = budget_splits(ds, 0.1, 4)
+    fit_on = classifiers.tile_to(train, r.min_samples_per_epoch, 4)
+    train_classifier(model, fit_on.x, fit_on.y, val.x, val.y, epochs=r.epochs, lr=r.lr, batch_size=r.batch_size,
+                     patience=r.patience)
+    expected = model.predict(ds.test.x, verbose=0)
+
+    classifiers._WORKER.clear()
+    first = classifiers.trained_classifier("breastmnist", seed=4, fraction=0.1, recipe=tiny)
+    np.testing.assert_array_equal(first.predict(ds.test.x, verbose=0), expected)
+    classifiers.trained_classifier("breastmnist", seed=5, method="class weights", fraction=0.1, recipe=tiny)
+    classifiers.classifier_weights_path("breastmnist", 4, "plain", 0.1, tiny).unlink()
+    again = classifiers.trained_classifier("breastmnist", seed=4, fraction=0.1, recipe=tiny)   # reused worker
+    assert len(classifiers._WORKER) == 1
+    np.testing.assert_array_equal(again.predict(ds.test.x, verbose=0), expected)
+    np.testing.assert_array_equal(first.predict(ds.test.x, verbose=0), expected), "a returned model is its own"
