@@ -188,8 +188,8 @@ def cache_file(relative: str | Path) -> Path:
     if not _PROCESS_DIR:
         _PROCESS_DIR.append(Path(tempfile.mkdtemp(prefix="course-cache-")))
         atexit.register(shutil.rmtree, _PROCESS_DIR[0], ignore_errors=True)
-        print(f"course cache: neither {cache_dir()} nor {user_cache_dir()} can be written, so weights trained "
-              f"now are kept in {_PROCESS_DIR[0]} until this kernel exits; set COURSE_CACHE_DIR to a writable "
+        print(f"course cache: neither {cache_dir()} nor {user_cache_dir()} can be written, so any weights this "
+              f"kernel trains are kept in {_PROCESS_DIR[0]} until it exits; set COURSE_CACHE_DIR to a writable "
               "folder to keep them.", file=sys.stderr)
     return _PROCESS_DIR[0] / relative
 
