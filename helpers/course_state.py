@@ -44,6 +44,41 @@ def prepared_stamp() -> Path:
     return cache_dir() / f"prepared-{code_fingerprint()}.json"
 
 
+def lesson_stamp(name: str) -> Path:
+    """The file that says lesson ``name`` ran to its end against this version of the cache.
+
+    ``tools.course prepare`` writes one after each lesson it executes, so a setup cell
+    can tell a cached lesson from one still to be trained while the rest of the cache fills.
+
+    No lesson calls it directly (lessons reach it through other helpers).
+    """
+    from helpers.cache import cache_dir, code_fingerprint
+
+    return cache_dir() / f"lesson-{name}-{code_fingerprint()}.done"
+
+
+def remaining_seconds(cold: dict[str, float], names: list[str], index: int,
+                      spent: float, elapsed: float) -> tuple[float, float]:
+    """Seconds a ``prepare`` still needs, and its pace, re-estimated from its progress so far.
+
+    ``cold`` holds the reference cold seconds per lesson (``reports/timing.json``),
+    ``names[index]`` is the lesson executing for ``spent`` seconds, and ``elapsed``
+    seconds have passed since ``prepare`` started. The pace is the time taken so far
+    over the reference time of the same work (the lessons done, plus the current one
+    up to its reference time): on a machine twice as busy it is 2 and the time left
+    doubles; a lesson that overruns its reference raises the pace as it goes, so the
+    estimate grows instead of sticking at the next lessons' sum.
+
+    No lesson calls it directly (lessons reach it through other helpers).
+    """
+    ref_now = cold.get(names[index], 0.0)
+    done = sum(cold.get(n, 0.0) for n in names[:index]) + min(spent, ref_now)
+    pace = elapsed / done if done >= 30 else 1.0  # too little done yet to judge the machine
+    here = max(ref_now - spent / pace, 0.0)
+    after = sum(cold.get(n, 0.0) for n in names[index + 1:])
+    return (here + after) * pace, pace
+
+
 def minutes(seconds: float) -> str:
     """A duration as people say it: ``"12 min"`` from 90 s on, else ``"40 s"``. No lesson calls it directly (lessons reach it through other helpers)."""
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
@@ -87,7 +122,8 @@ class PrepareStatus(TypedDict, total=False):
     lesson_index: int     # its position, from 0
     cell: int             # the cell executing now, from 0
     cells: int            # code cells in that lesson (0 while its kernel starts)
-    left_s: float         # estimated seconds left
+    left_s: float         # estimated seconds left (:func:`remaining_seconds`)
+    pace: float           # time taken so far / the reference cold time of the same work
     log: str | None       # the background prepare's log file
     error: str            # why it failed
 
@@ -144,7 +180,9 @@ def describe_status(status: PrepareStatus) -> str:
     end = time.time() if status["state"] == "running" else status.get("updated", 0)
     elapsed = minutes(end - status.get("started", end))
     if status["state"] == "running":
-        left = f", about {minutes(status['left_s'])} left" if status.get("left_s") else ""
+        pace = status.get("pace") or 1.0
+        slower = f", running {pace:.1f}x slower than the timing report" if pace >= 1.3 else ""
+        left = f", about {minutes(status['left_s'])} left{slower}" if status.get("left_s") else ""
         shown = f"log {status['log']}" if status.get("log") else "progress in the terminal running `make prepare`"
         return f"course cache: filling in the background ({where}; {elapsed} so far{left}; {shown})"
     what = "failed" if status["state"] == "failed" else "stopped"
@@ -157,24 +195,40 @@ def cache_line(lesson: str | None = None) -> str | None:
     """In a lesson folder while the cache is not prepared: what is filling it and how long this lesson takes.
 
     ``None`` outside a lesson folder or once ``prepare`` has run (then every lesson is warm).
-    The lesson's cold and warm times come from the committed ``reports/timing.json``.
+    The times come from the committed ``reports/timing.json``, whose cold runs went in
+    lesson order into one cache: a lesson opened before the lessons ahead of it are
+    cached may also train what they would have (it then takes up to their cold time
+    too), and a lesson a ``prepare`` already ran (:func:`lesson_stamp`) takes its warm time.
 
     No lesson calls it directly (lessons reach it through other helpers).
     """
     lesson = lesson or Path.cwd().name
     try:
-        if lesson not in lessons():
+        names = lessons()
+        if lesson not in names:
             return None
         status = prepare_status()
+        if status["state"] == "prepared":
+            return None
+        ran = lesson_stamp(lesson).is_file()
+        missing = [n for n in names[:names.index(lesson)] if not lesson_stamp(n).is_file()]
     except (OSError, ValueError):
         return None
-    if status["state"] == "prepared":
-        return None
     try:
-        report = json.loads(TIMING_COMMITTED.read_text())["lessons"].get(lesson, {})
-        cold, warm = report["cold"]["seconds"], report["warm"]["seconds"]
-        cost = (f"this lesson takes about {minutes(cold)} on a 2-core CPU while its results are not "
-                f"cached (the first run trains them) and about {minutes(warm)} once they are")
+        report = json.loads(TIMING_COMMITTED.read_text())["lessons"]
+        cold, warm = report[lesson]["cold"]["seconds"], report[lesson]["warm"]["seconds"]
+        before = sum(report[n]["cold"]["seconds"] for n in missing)
     except (OSError, ValueError, KeyError, TypeError):
         cost = "this lesson trains what is not cached yet itself (slower the first time)"
+    else:
+        if ran:
+            cost = f"this lesson is cached (the prepare ran it): about {minutes(warm)} on a 2-core CPU"
+        elif missing and minutes(cold + before) != minutes(cold):
+            them = f"lesson {missing[0][:2]}" if len(missing) == 1 else f"lessons {missing[0][:2]}-{missing[-1][:2]}"
+            cost = (f"this lesson takes between {minutes(cold)} and {minutes(cold + before)} on a 2-core CPU "
+                    f"while its results are not cached (the more of what {them} would have cached it "
+                    f"trains itself, the longer) and about {minutes(warm)} once they are")
+        else:
+            cost = (f"this lesson takes about {minutes(cold)} on a 2-core CPU while its results are not "
+                    f"cached (the first run trains them) and about {minutes(warm)} once they are")
     return f"{describe_status(status)}. Meanwhile {cost}."

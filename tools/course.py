@@ -32,7 +32,8 @@ from typing import Any, Callable
 from helpers import REPO_ROOT
 # What a lesson's setup cell reads (the status file, the prepared stamp) is defined in the library.
 from helpers.course_state import (REPORTS, SOLUTIONS, TIMING_COMMITTED, PrepareStatus, describe_status,
-                                  lessons, minutes, prepare_status, prepared_stamp, write_status)
+                                  lesson_stamp, lessons, minutes, prepare_status, prepared_stamp,
+                                  remaining_seconds, write_status)
 from tools import grading
 
 RELEASE = REPO_ROOT / "notebooks"
@@ -264,22 +265,22 @@ def prepare(force: bool = False, log: Path | None = None) -> int:
     done: dict[str, float] = {}
     for i, name in enumerate(names):
         lesson_start = time.time()
-        left_after = sum(cold.get(n, 0.0) for n in names[i + 1:])
-        status.update(lesson=name, lesson_index=i, cell=0, cells=0, left_s=cold.get(name, 0.0) + left_after)
+        left_s, pace = remaining_seconds(cold, names, i, 0.0, lesson_start - status["started"])
+        status.update(lesson=name, lesson_index=i, cell=0, cells=0, left_s=left_s, pace=pace)
         print(f"[{i + 1}/{len(names)}] {name}: executing ({len(names) - i - 1} lesson(s) after it; "
-              f"{minutes(time.time() - status['started'])} elapsed)", flush=True)
+              f"{minutes(time.time() - status['started'])} elapsed"
+              + (f", about {minutes(left_s)} left" if cold else "") + ")", flush=True)
         last = [time.time(), ""]
 
-        def progress(index: int, total: int, cell: Any, name: str = name) -> None:
+        def progress(index: int, total: int, cell: Any, i: int = i) -> None:
             now = time.time()
             if last[1] and now - last[0] >= 5:  # name the slow cells, not every one
                 print(f"    cell {last[1]} took {now - last[0]:.0f} s "
                       f"({minutes(now - status['started'])} elapsed)", flush=True)
             first = next((ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")), "")
             last[:] = [now, f"{index + 1}/{total} `{first[:60]}`" if cell.cell_type == "code" else ""]
-            spent = now - lesson_start
-            status.update(cell=index, cells=total,
-                          left_s=max(cold.get(name, 0.0) - spent, 0.0) + left_after)
+            left_s, pace = remaining_seconds(cold, names, i, now - lesson_start, now - status["started"])
+            status.update(cell=index, cells=total, left_s=left_s, pace=pace)
             write_status(status)
 
         write_status(status)
@@ -293,6 +294,7 @@ def prepare(force: bool = False, log: Path | None = None) -> int:
             print(f"{name} failed: {exc}", flush=True)
             return 1
         done[name] = result["seconds"]
+        lesson_stamp(name).write_text(json.dumps({"seconds": result["seconds"]}))  # its setup cell: cached
         print(f"  {name}: {result['seconds']:.0f} s  ({minutes(time.time() - status['started'])} elapsed, "
               f"{len(names) - i - 1} lesson(s) left)", flush=True)
     mark_prepared(done)
