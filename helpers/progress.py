@@ -13,11 +13,14 @@ from typing import Any, Iterable
 
 
 def bar(items: Iterable[Any] | None = None, desc: str = "", *, total: int | None = None, unit: str = "it",
-        enabled: bool = True, leave: bool = True):
+        enabled: bool = True, leave: bool = True, delay: float | None = None):
     """A text progress bar over ``items`` (or one to ``update`` by hand up to ``total``); silent when not ``enabled``.
 
     Use it as ``for x in bar(xs, "runs"): ...`` or, with ``items=None``,
     ``b = bar(desc="training", total=60, unit="epoch"); b.update(1); b.close()``.
+    A bar that is cleared when done (``leave=False``) first shows after ``delay``
+    seconds (default 1): a loop over cached results then prints nothing, instead
+    of a bar at "0/5" that an executed notebook keeps.
 
     >>> sum(bar(range(3), "demo", enabled=False))
     3
@@ -28,7 +31,9 @@ def bar(items: Iterable[Any] | None = None, desc: str = "", *, total: int | None
 
     if items is None and total is None:
         raise ValueError("give the items to iterate over, or the total of a bar to update by hand")
-    return tqdm(items, desc=desc, total=total, unit=unit, disable=not enabled, leave=leave,
+    if delay is None:
+        delay = 0.0 if leave else 1.0
+    return tqdm(items, desc=desc, total=total, unit=unit, disable=not enabled, leave=leave, delay=delay,
                 file=sys.stderr, mininterval=0.5, dynamic_ncols=False, ncols=100)
 
 

@@ -53,3 +53,14 @@ def test_the_epoch_callback_counts_every_epoch_of_a_fit(capsys):
     model.fit(np.zeros((4, 2)), np.zeros(4), epochs=3, verbose=0, callbacks=[epochs(3, "fit")])
     last = capsys.readouterr().err.split("\r")[-1]
     assert "fit" in last and "3/3" in last and "loss=" in last, last
+
+
+def test_a_transient_bar_over_cached_results_prints_nothing_but_a_slow_one_shows(capsys):
+    """A bar cleared when done stays silent for a quick loop (cached results), so no '0/5' is left behind."""
+    import time
+
+    assert sum(bar(range(5), "cached steps", leave=False)) == 10
+    assert capsys.readouterr().err == "", "a quick transient loop must print nothing"
+    for _ in bar(range(3), "training steps", leave=False, delay=0.05):
+        time.sleep(0.3)  # past the delay and tqdm's 0.5 s refresh interval
+    assert "training steps" in capsys.readouterr().err, "a slow transient loop must show its bar"
