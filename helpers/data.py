@@ -69,7 +69,7 @@ class Dataset:
     def val(self) -> Split:
         if "val" not in self.splits:
             raise KeyError(f"{self.name} has no official validation split; cut one from train "
-                           "(e.g. with stratified_budget).")
+                           "(e.g. with draw_labels).")
         return self.splits["val"]
 
     @property
@@ -290,45 +290,65 @@ def benchmark_line(name: str) -> str:
     return f"{name}, published anchors: {figures} ({bench['source']})."
 
 
-# ----------------------------------------------------------------- label budgets
-def stratified_budget(
-    y: np.ndarray,
-    fraction: float | None = None,
-    n_per_class: int | None = None,
-    seed: int = 0,
-) -> np.ndarray:
-    """Indices of a seeded, stratified subset of ``y``.
+# ----------------------------------------------------------------- label draws
+def draw_labels(y: np.ndarray, n_labels: int | None = None, *, fraction: float | None = None,
+                seed: int = 0, stream: int = 0) -> np.ndarray:
+    """Sorted indices of a seeded, stratified, nested draw of labelled cases from ``y``.
 
-    Give either ``fraction`` (each class keeps ``round(fraction * count)``, at
-    least 1) or ``n_per_class`` (capped at the class size). Indices are sorted.
+    Size it by a **budget**, ``n_labels`` cases in all (each class gets its share,
+    largest remainders first, at least one), or by a **fraction** of every class
+    (``max(1, round(fraction * count))``); give neither for every case. Within a
+    class the cases are the first ones of a permutation seeded by ``(seed, stream)``,
+    so at one seed a smaller draw is inside a larger one (10 labels inside 20,
+    inside 50, ...) and every method given the same seed gets the same cases. Two
+    draws of one seed that must not share their randomness (a validation cut and a
+    training draw) use different ``stream`` numbers.
 
-    Taught in lesson 06.
+    Taught in lesson 01.
     """
     y = np.asarray(y).reshape(-1)
-    if (fraction is None) == (n_per_class is None):
-        raise ValueError("Give exactly one of fraction= or n_per_class=.")
-    if fraction is not None and not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}.")
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for label in np.unique(y):
-        members = np.flatnonzero(y == label)
-        k = max(1, round(fraction * len(members))) if fraction is not None else min(n_per_class, len(members))
-        chosen.append(rng.choice(members, size=k, replace=False))
+    classes, counts = np.unique(y, return_counts=True)
+    if n_labels is not None and fraction is not None:
+        raise ValueError("give a budget (n_labels=) or a fraction (fraction=), not both")
+    if fraction is not None:
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        k = np.minimum(counts, [max(1, round(fraction * c)) for c in counts])
+    elif n_labels is None:
+        k = counts
+    else:
+        if not len(classes) <= n_labels <= len(y):
+            raise ValueError(f"a budget of {n_labels} labels must hold between {len(classes)} "
+                             f"(one case of each class) and all {len(y)}")
+        share = n_labels * counts / counts.sum()
+        k = np.maximum(1, np.floor(share).astype(int))
+        while k.sum() < n_labels:  # the class furthest below its share gets the next case
+            k[np.argmax(np.where(k < counts, share - k, -np.inf))] += 1
+        while k.sum() > n_labels:  # one case per class overshot: take from the class furthest above its share
+            k[np.argmax(np.where(k > 1, k - share, -np.inf))] -= 1
+    rng = np.random.default_rng([int(seed), int(stream)])
+    chosen = [rng.permutation(np.flatnonzero(y == c))[:kc] for c, kc in zip(classes, k)]
     return np.sort(np.concatenate(chosen))
 
 
-def budget_splits(ds: Dataset, fraction: float, seed: int) -> tuple[Split, Split]:
-    """Training and validation subsets for a label budget: both scaled by ``fraction``.
+def label_splits(ds: Dataset, n_labels: int | None = None, *, fraction: float | None = None,
+                 seed: int = 0) -> tuple[Split, Split]:
+    """A draw of training labels (:func:`draw_labels`) and a validation draw scaled the same way.
 
-    The protocol gives no free validation labels: with 10 % of the training
-    labels you also get only 10 % of the validation labels.
+    With a budget of ``n_labels`` training images the validation set gets
+    ``n_labels`` times (validation size / training size) images, at least one per
+    class; with a ``fraction``, the same fraction of every validation class. The
+    protocol gives no free validation labels. Both draws are nested in ``n_labels``
+    (or ``fraction``) at one seed.
 
-    Taught in lesson 06.
+    Taught in lesson 01.
     """
-    tr = stratified_budget(ds.train.y, fraction=fraction, seed=seed)
-    va = stratified_budget(ds.val.y, fraction=fraction, seed=seed + 10_000)
-    return Split(ds.train.x[tr], ds.train.y[tr]), Split(ds.val.x[va], ds.val.y[va])
+    train_idx = draw_labels(ds.train.y, n_labels, fraction=fraction, seed=seed)
+    n_val = None
+    if n_labels is not None:
+        n_val = max(len(np.unique(ds.val.y)), round(n_labels * len(ds.val.y) / len(ds.train.y)))
+    val_idx = draw_labels(ds.val.y, n_val, fraction=fraction, seed=seed, stream=1)
+    return Split(ds.train.x[train_idx], ds.train.y[train_idx]), Split(ds.val.x[val_idx], ds.val.y[val_idx])
 
 
 # --------------------------------------------------------------------- download

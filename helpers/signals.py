@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.data import EcgRecord, Split, load_dataset, stratified_budget
+from helpers.data import EcgRecord, Split, draw_labels, load_dataset
 
 LENGTH = 96
 """Common beat length: ECG200's own length; ECG5000's 140 samples are resampled to it."""
@@ -52,39 +52,10 @@ def ecg200_splits(seed: int = 0, n_val: int = 20) -> tuple[Split, Split, Split]:
     n = len(ds.train.y)
     if not 0 < n_val < n:
         raise ValueError(f"n_val must be between 1 and {n - 1}, got {n_val}")
-    val_idx = stratified_budget(ds.train.y, fraction=n_val / n, seed=seed)
+    val_idx = draw_labels(ds.train.y, n_val, seed=seed, stream=1)  # stream 0 draws the training budget
     mask = np.zeros(n, dtype=bool)
     mask[val_idx] = True
     return (Split(ds.train.x[~mask], ds.train.y[~mask]), Split(ds.train.x[mask], ds.train.y[mask]), ds.test)
-
-
-def budget_draw(y: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Sorted indices of a seeded, stratified draw of exactly ``n`` of the beats labelled ``y`` (lesson 03's budgets).
-
-    Each class gets its share of ``n`` in proportion to its count (largest
-    remainders round, every class at least one beat); the beats within a class
-    are the first of a permutation seeded by ``seed``, so at one seed a smaller
-    budget's beats are among a larger one's. The draw depends on ``y``,
-    ``n`` and ``seed`` only: scratch and transfer at one seed get the same beats.
-
-    No lesson calls it directly (lessons reach it through other helpers).
-    """
-    y = np.asarray(y).reshape(-1)
-    classes, counts = np.unique(y, return_counts=True)
-    if not len(classes) <= n <= len(y):
-        raise ValueError(f"a budget must hold between {len(classes)} beats (one per class) and all {len(y)}; got {n}")
-    share = n * counts / counts.sum()
-    k = np.maximum(1, np.floor(share).astype(int))
-    for c in np.argsort(-(share - np.floor(share)), kind="stable"):  # largest remainders first
-        if k.sum() >= n:
-            break
-        if k[c] < counts[c]:
-            k[c] += 1
-    while k.sum() > n:  # only when the one-per-class floor overshot: take from the largest class
-        k[np.argmax(k)] -= 1
-    rng = np.random.default_rng([int(seed), 7919])  # a stream apart from the validation cut's
-    chosen = [rng.permutation(np.flatnonzero(y == c))[:kc] for c, kc in zip(classes, k)]
-    return np.sort(np.concatenate(chosen))
 
 
 def ecg5000_beats(length: int = LENGTH) -> Split:

@@ -24,7 +24,7 @@ import numpy as np
 from helpers import metrics
 from helpers.cache import cache_file, cache_key, cached
 from helpers.recipes import Recipe
-from helpers.data import Split, budget_splits, load_dataset
+from helpers.data import Split, label_splits, load_dataset
 
 # The recipe of lesson 06: the plain small CNN (no batch norm, no augmentation),
 # tiled epochs of at least 512 images, so that 30 runs (2 datasets x 3 imbalance
@@ -139,7 +139,7 @@ def trained_classifier(dataset: str, seed: int = 0, method: str = "plain", fract
     worker = _worker(shape, n_classes, r)          # before the seed: it draws no number this run uses
     keras.utils.set_random_seed(seed)
     model = _build(shape, n_classes, r)            # this seed's initial weights
-    train, val = budget_splits(ds, fraction, seed)
+    train, val = label_splits(ds, fraction=fraction, seed=seed)
     weights = balanced_class_weights(train.y) if method == "class weights" else None
     if method == "resampling":
         train = oversample(train, seed)
@@ -204,7 +204,7 @@ def predictions(dataset: str, seed: int = 0, method: str = "plain", fraction: fl
     fraction = _fraction(dataset, fraction)
     ds = load_dataset(dataset)
     model = trained_classifier(dataset, seed, method, fraction, recipe)
-    train, val = budget_splits(ds, fraction, seed)
+    train, val = label_splits(ds, fraction=fraction, seed=seed)
     proba_val, proba_test = predict_proba(model, val.x), predict_proba(model, ds.test.x)
     pos = ds.positive_label
     return {"dataset": dataset, "seed": seed, "method": method, "fraction": fraction,

@@ -4,7 +4,8 @@ The course's main experiment, under the statistics protocol of ``docs/protocol.m
 
 - A budget of ``n`` labels is one seeded, stratified draw of ``n`` labelled
   training images and a validation set scaled the same way
-  (:func:`budget_splits`). Every method gets the **same draw at the same seed**.
+  (:func:`helpers.data.label_splits`, nested: at one seed the 10 labels are among the 20,
+  the 20 among the 50, ...). Every method gets the **same draw at the same seed**.
 - Budgets are :data:`BUDGETS` (``None`` = every training label), each with the
   same :data:`SEEDS` (10).
 - "Scratch" is the best of :data:`SCRATCH_RECIPES`, "pretrained" the best of
@@ -43,7 +44,7 @@ from typing import Any, Iterable, Literal, TypedDict
 import numpy as np
 
 from helpers.cache import cached
-from helpers.data import Dataset, Split, load_dataset
+from helpers.data import Dataset, Split, label_splits, load_dataset
 from helpers.experiments import stacking
 from helpers.recipes import Recipe
 
@@ -201,45 +202,6 @@ class Comparison(TypedDict):
     diff_high: float
     real: bool
     verdict: str
-
-
-# ------------------------------------------------------------------------------ label budgets
-def draw_budget(y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of ``n`` labelled cases drawn from ``y``, stratified, seeded (``None``: all).
-
-    Each class gets its share of ``n`` (largest remainders), at least one case.
-
-    No lesson calls it directly (lessons reach it through other helpers).
-    """
-    y = np.asarray(y).reshape(-1)
-    if n is None or n >= len(y):
-        return np.arange(len(y))
-    labels, counts = np.unique(y, return_counts=True)
-    if n < len(labels):
-        raise ValueError(f"a budget of {n} labels cannot hold one case of each of the {len(labels)} classes.")
-    share = n * counts / counts.sum()
-    k = np.maximum(1, np.floor(share).astype(int))
-    while k.sum() < n:
-        k[np.argmax(share - k)] += 1
-    while k.sum() > n:
-        k[np.argmax(np.where(k > 1, k - share, -np.inf))] -= 1
-    rng = np.random.default_rng(seed)
-    return np.sort(np.concatenate([rng.choice(np.flatnonzero(y == lab), size=int(kk), replace=False)
-                                   for lab, kk in zip(labels, k)]))
-
-
-def budget_splits(ds: Dataset, n: int | None, seed: int) -> tuple[Split, Split]:
-    """The training draw of ``n`` labels and a validation draw scaled the same way (lessons 01, 04).
-
-    The validation set gets ``n`` times (validation size / training size)
-    images, at least one per class: no free validation labels.
-
-    Taught in lesson 01.
-    """
-    train_idx = draw_budget(ds.train.y, n, seed)
-    n_val = None if n is None else max(len(np.unique(ds.val.y)), round(n * len(ds.val.y) / len(ds.train.y)))
-    val_idx = draw_budget(ds.val.y, n_val, seed + 10_000)
-    return Split(ds.train.x[train_idx], ds.train.y[train_idx]), Split(ds.val.x[val_idx], ds.val.y[val_idx])
 
 
 def steps_for(n_train: int, training: Training = TRAINING) -> int:
@@ -421,7 +383,7 @@ def run_cell(dataset: str, n: int | None, family: str, name: str, seeds: tuple[i
     probe = _is_probe(r)
     if probe:                                      # the frozen base's features stand in for the images
         ds = _features(ds, r)
-    draws = [budget_splits(ds, n, seed) for seed in seeds]
+    draws = [label_splits(ds, n, seed=seed) for seed in seeds]
     branches = []
     for seed, (train, _) in zip(seeds, draws):
         keras.utils.set_random_seed(seed)          # this seed's initial weights and random states

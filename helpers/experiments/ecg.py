@@ -17,10 +17,10 @@ import numpy as np
 from helpers import progress
 from helpers.cache import cached
 from helpers.recipes import Recipe
-from helpers.data import Split, stratified_budget
+from helpers.data import Split, draw_labels
 from helpers.experiments.stacking import build_stacked_rnn, stack_weights
 from helpers.models import build_ecg_rnn
-from helpers.signals import augment, budget_draw, ecg200_splits, ecg5000_beats
+from helpers.signals import augment, ecg200_splits, ecg5000_beats
 
 
 
@@ -90,7 +90,7 @@ def pretrain_encoder(arch: dict[str, Any], seed: int = 0,
 
     r = PRETRAIN_RECIPE.with_overrides(recipe)
     src = ecg5000_beats()
-    hold = stratified_budget(src.y, fraction=0.2, seed=seed)
+    hold = draw_labels(src.y, fraction=0.2, seed=seed)
     mask = np.zeros(len(src.y), dtype=bool)
     mask[hold] = True
     x, y = augment(src.x[~mask], src.y[~mask], r.augment, seed)
@@ -115,8 +115,8 @@ def run_ecg200(recipe: RnnRecipe | Mapping[str, Any] | None = None, seeds: tuple
 
     A seed fixes the 20 validation beats cut from the training split, the
     augmentation and the initial weights. ``budget=n`` trains every seed on a
-    stratified draw of n of its 80 training beats (:func:`budget_draw`, seeded
-    by the seed: the same beats for scratch and transfer at one seed, other
+    stratified draw of n of its 80 training beats (:func:`helpers.data.draw_labels`,
+    nested and seeded by the seed: the same beats for scratch and transfer at one seed, other
     beats at another seed); ``None`` uses all 80. ``pretrained=True`` starts every
     seed's encoder from :func:`pretrain_encoder` (ECG5000, same architecture)
     and fine-tunes every weight; otherwise from random weights. Each seed's
@@ -132,7 +132,7 @@ def run_ecg200(recipe: RnnRecipe | Mapping[str, Any] | None = None, seeds: tuple
     seeds = [int(s) for s in seeds]
     n = len(seeds)
     splits = [ecg200_splits(s) for s in seeds]
-    drawn = [np.arange(len(tr.y)) if budget is None else budget_draw(tr.y, int(budget), s)
+    drawn = [np.arange(len(tr.y)) if budget is None else draw_labels(tr.y, int(budget), seed=s)
              for s, (tr, _, _) in zip(seeds, splits)]
     splits = [(Split(tr.x[d], tr.y[d]), va, te) for d, (tr, va, te) in zip(drawn, splits)]
     source = pretrain_encoder(r.arch(), pretrain_seed) if pretrained else None

@@ -289,8 +289,8 @@ def test_make_test_fast_runs_the_fast_folders_and_conftest_orders_every_slow_fil
     assert {p.parent.name for p in tests.glob("*/test_*.py")} == {"unit", "repo", "lessons", "grading"}
 
 
-TOOLS_WITH_UNIT_TESTS = {"judge", "grading"}
-"""The tools whose modules have unit tests (``tools/course.py`` is tested end to end in tests/lessons)."""
+TOOLS_WITH_UNIT_TESTS = {"judge", "grading", "course"}
+"""The tools whose modules have unit tests (``tools/course.py`` also end to end, in tests/lessons)."""
 
 
 def test_unit_tests_mirror_the_package():

@@ -108,7 +108,7 @@ def test_editing_training_code_changes_exactly_the_runs_that_execute_it(copy):
 
 @pytest.mark.parametrize("module, name, must_change", [
     ("experiments.classifiers", "tile_to", "helpers.experiments.classifiers.predictions"),  # a helper it calls
-    ("data", "budget_splits", "helpers.experiments.classifiers.predictions"),  # two modules away
+    ("data", "draw_labels", "helpers.experiments.classifiers.predictions"),    # two modules away
     ("contrastive", "nt_xent", "helpers.pretrain.pretrain"),                   # the source model's loss
     ("experiments.curves", "training_order", "helpers.experiments.curves.run_cell"),
     ("metrics", "roc_auc", "helpers.experiments.classifiers.summarise_runs"),

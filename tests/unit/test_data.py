@@ -153,25 +153,50 @@ def test_wrong_md5_reports_expected_and_actual(data_dir, tmp_path):
     assert "Delete it and download it again" in msg
 
 
-def test_stratified_budget_fraction_and_per_class():
+def test_draw_labels_by_budget_is_stratified_seeded_exact_and_nested():
+    """A budget of n labels: exactly n, each class its share (at least one), one draw per seed, nested in n."""
+    y = np.repeat([0, 1], [55, 25])[np.random.default_rng(0).permutation(80)]  # ECG200's 80 training beats
+    for n, want in [(10, [7, 3]), (20, [14, 6]), (50, [34, 16]), (80, [55, 25]), (2, [1, 1])]:
+        idx = data.draw_labels(y, n, seed=3)
+        assert len(idx) == n == len(np.unique(idx)) and np.all(np.diff(idx) > 0)
+        assert np.bincount(y[idx]).tolist() == want, f"budget {n} is not stratified"
+    a = data.draw_labels(y, 10, seed=3)
+    assert np.array_equal(a, data.draw_labels(y, 10, seed=3)), "one seed, one draw"
+    assert not np.array_equal(a, data.draw_labels(y, 10, seed=4)), "another seed draws other cases"
+    assert not np.array_equal(a, data.draw_labels(y, 10, seed=3, stream=1)), "another stream draws other cases"
+    assert set(a) <= set(data.draw_labels(y, 20, seed=3)) <= set(data.draw_labels(y, 50, seed=3)), "nested"
+    assert np.array_equal(data.draw_labels(y, seed=0), np.arange(80)), "no size: every case"
+    rare = np.array([0] * 3 + [1] * 97)
+    assert np.bincount(rare[data.draw_labels(rare, 5, seed=0)]).tolist() == [1, 4], "every class keeps a case"
+    for bad in (1, 81):
+        with pytest.raises(ValueError, match="budget of"):
+            data.draw_labels(y, bad, seed=0)
+
+
+def test_draw_labels_by_fraction_keeps_the_share_of_every_class_and_nests():
     y = np.array([0] * 90 + [1] * 10 + [7] * 3)
-    idx = data.stratified_budget(y, fraction=0.1, seed=3)
-    assert np.bincount(y[idx]).tolist()[:2] == [9, 1] and np.sum(y[idx] == 7) == 1
-    assert np.array_equal(idx, data.stratified_budget(y, fraction=0.1, seed=3))
-    assert not np.array_equal(data.stratified_budget(y, fraction=0.5, seed=1),
-                              data.stratified_budget(y, fraction=0.5, seed=2))
-    per = data.stratified_budget(y, n_per_class=5, seed=0)
-    assert [int(np.sum(y[per] == c)) for c in (0, 1, 7)] == [5, 5, 3]
-    with pytest.raises(ValueError, match="exactly one"):
-        data.stratified_budget(y)
+    idx = data.draw_labels(y, fraction=0.1, seed=3)
+    assert [int(np.sum(y[idx] == c)) for c in (0, 1, 7)] == [9, 1, 1]
+    assert set(idx) <= set(data.draw_labels(y, fraction=0.5, seed=3)), "a smaller fraction is inside a larger one"
+    assert not np.array_equal(data.draw_labels(y, fraction=0.5, seed=1), data.draw_labels(y, fraction=0.5, seed=2))
+    with pytest.raises(ValueError, match="not both"):
+        data.draw_labels(y, 5, fraction=0.1)
+    with pytest.raises(ValueError, match="fraction must be"):
+        data.draw_labels(y, fraction=1.5)
 
 
-def test_budget_splits_scale_validation_too(data_dir):
+def test_label_splits_scale_validation_by_budget_or_fraction(data_dir):
     ds = data.load_dataset("breastmnist")
-    train, val = data.budget_splits(ds, 0.25, seed=0)
+    train, val = data.label_splits(ds, fraction=0.25, seed=0)
     assert len(train.y) == round(0.25 * 147) + round(0.25 * 399)
     assert len(val.y) == round(0.25 * 21) + round(0.25 * 57)
     assert train.x.shape[1:] == (28, 28, 1)
+    train, val = data.label_splits(ds, 20, seed=0)
+    assert len(train.y) == 20 and len(val.y) == max(2, round(20 * len(ds.val.y) / len(ds.train.y)))
+    again, _ = data.label_splits(ds, 20, seed=0)
+    assert np.array_equal(train.x, again.x), "every method must get the same draw at the same seed"
+    full, full_val = data.label_splits(ds, None, seed=1)
+    assert len(full.y) == len(ds.train.y) and len(full_val.y) == len(ds.val.y)
 
 
 def _serve(folder: Path):

@@ -47,23 +47,6 @@ def test_ecg200_splits_disjoint_stratified_seeded(data_dir):
         signals.ecg200_splits(n_val=100)
 
 
-def test_budget_draw_stratified_seeded_nested():
-    y = np.repeat([0, 1], [55, 25])[np.random.default_rng(0).permutation(80)]  # ECG200's 80 training beats
-    for n, want in [(10, [7, 3]), (20, [14, 6]), (50, [34, 16]), (80, [55, 25]), (2, [1, 1])]:
-        idx = signals.budget_draw(y, n, seed=3)
-        assert len(idx) == n == len(np.unique(idx)) and np.all(np.diff(idx) > 0)
-        assert np.bincount(y[idx]).tolist() == want, f"budget {n} is not stratified"
-    a, b = signals.budget_draw(y, 10, seed=3), signals.budget_draw(y, 10, seed=4)
-    assert np.array_equal(a, signals.budget_draw(y, 10, seed=3)), "one seed, one draw"
-    assert not np.array_equal(a, b), "another seed draws other beats"
-    assert set(a) <= set(signals.budget_draw(y, 20, seed=3)) <= set(signals.budget_draw(y, 50, seed=3))
-    rare = np.array([0] * 3 + [1] * 97)
-    assert np.bincount(rare[signals.budget_draw(rare, 5, seed=0)]).tolist() == [1, 4], "every class keeps a beat"
-    for bad in (1, 81):
-        with pytest.raises(ValueError, match="budget"):
-            signals.budget_draw(y, bad, seed=0)
-
-
 def test_ecg5000_beats_resampled_and_labelled(data_dir):
     src = signals.ecg5000_beats()
     assert src.x.shape == (500, signals.LENGTH, 1)

@@ -3,7 +3,6 @@ tests here, calling the student's functions in the kernel (one execute request p
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any

@@ -22,8 +22,13 @@ def _balance(nb: Executed) -> None:
 
 
 def _tiny_validation(nb: Executed) -> None:
-    n = nb.number("train, val = curves.budget_splits(pneu, 200, seed=0)", r"with 10 labels: (\d+) validation images")
+    n = nb.number("train, val = data.label_splits(pneu, 200, seed=0)", r"with 10 labels: (\d+) validation images")
     assert 1 <= n <= 5, f"{n} validation images at 10 labels"
+
+
+def _nested(nb: Executed) -> None:
+    text = nb.text("train, val = data.label_splits(pneu, 200, seed=0)")
+    assert "are among its 20: True" in text, text
 
 
 def _rows(nb: Executed) -> list[tuple[int, float, float]]:
@@ -53,6 +58,7 @@ CLAIMS = [
           "(pneumonia) is label 1, the majority.", _balance),
     Claim("at the smallest budget of this lesson it would hold only the handful of images printed below.",
           _tiny_validation),
+    Claim("so at one seed the 10 labels are among the 20, the 20 among the 50", _nested),
     Claim("the lines above print both and say which is larger, and whether the mean rises at every step or dips "
           "somewhere", _verdict_lines_follow_the_table),
 ]

@@ -75,7 +75,7 @@ def _pretraining_uses_the_training_xrays_only(nb: Executed) -> None:
 
 
 def _a_couple_of_validation_images(nb: Executed) -> None:
-    n_val = nb.number("train, val = curves.budget_splits(pneu, 20, seed=0)", r"(\d+) validation images")
+    n_val = nb.number("train, val = data.label_splits(pneu, 20, seed=0)", r"(\d+) validation images")
     assert n_val <= 4, f"{n_val} validation images is more than a couple"
 
 

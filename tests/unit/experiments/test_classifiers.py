@@ -200,7 +200,7 @@ def test_a_classifier_trained_by_the_reused_worker_equals_one_trained_fresh(tmp_
     """The compiled worker (traced once per recipe in a process) gives exactly the model a freshly built,
     freshly compiled one gives, whatever it trained before."""
     import keras
-    from helpers.data import DataError, budget_splits, load_dataset
+    from helpers.data import DataError, label_splits, load_dataset
     from helpers.models import train_classifier
 
     try:
@@ -212,7 +212,7 @@ def test_a_classifier_trained_by_the_reused_worker_equals_one_trained_fresh(tmp_
     r = classifiers.CLASSIFIER_RECIPE.with_overrides(tiny)
     keras.utils.set_random_seed(4)                                  # the old way: a new model, compiled, fitted
     model = classifiers._build(ds.train.x.shape[1:], 2, r)
-    train, val = budget_splits(ds, 0.1, 4)
+    train, val = label_splits(ds, fraction=0.1, seed=4)
     fit_on = classifiers.tile_to(train, r.min_samples_per_epoch, 4)
     train_classifier(model, fit_on.x, fit_on.y, val.x, val.y, epochs=r.epochs, lr=r.lr, batch_size=r.batch_size,
                      patience=r.patience)

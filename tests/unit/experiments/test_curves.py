@@ -13,33 +13,6 @@ def _private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
 
 
-def test_draw_budget_is_stratified_seeded_and_exact():
-    y = np.array([0] * 30 + [1] * 70)
-    idx = C.draw_budget(y, 10, seed=3)
-    assert len(idx) == 10 and len(set(idx)) == 10
-    assert np.sum(y[idx] == 0) == 3 and np.sum(y[idx] == 1) == 7
-    assert np.array_equal(idx, C.draw_budget(y, 10, seed=3)), "the same seed must give the same draw"
-    assert not np.array_equal(idx, C.draw_budget(y, 10, seed=4))
-    assert np.array_equal(C.draw_budget(y, None, seed=0), np.arange(100))
-    rare = np.array([0] * 2 + [1] * 98)
-    assert np.sum(rare[C.draw_budget(rare, 10, seed=0)] == 0) == 1, "every class keeps at least one case"
-    with pytest.raises(ValueError, match="cannot hold one case of each"):
-        C.draw_budget(y, 1, seed=0)
-
-
-def test_budget_splits_scale_validation_and_depend_only_on_the_seed():
-    ds = load_dataset("pneumoniamnist")
-    train, val = C.budget_splits(ds, 20, seed=0)
-    assert len(train.y) == 20 and set(np.unique(val.y)) == {0, 1}
-    assert len(val.y) == max(2, round(20 * len(ds.val.y) / len(ds.train.y)))
-    again, _ = C.budget_splits(ds, 20, seed=0)
-    assert np.array_equal(train.x, again.x), "every method must get the same draw at the same seed"
-    big, big_val = C.budget_splits(ds, 200, seed=0)
-    assert len(big_val.y) == round(200 * len(ds.val.y) / len(ds.train.y))
-    full, full_val = C.budget_splits(ds, None, seed=1)
-    assert len(full.y) == len(ds.train.y) and len(full_val.y) == len(ds.val.y)
-
-
 def test_steps_and_seeds_follow_the_declared_settings():
     t = C.TRAINING
     assert C.steps_for(10) == t.min_steps

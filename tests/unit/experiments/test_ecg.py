@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers import signals
+from helpers import data, signals
 from helpers.experiments import ecg
 
 TINY = {"units": 4, "filters": 4, "epochs": 1, "augment": 1, "batch_size": 64}
@@ -54,7 +54,7 @@ def test_cached_runs_tiny(tmp_path, monkeypatch, data_dir):
         train = signals.ecg200_splits(s)[0]
         assert a["n_train"] == b["n_train"] == 10 and a["budget"] == 10
         assert np.array_equal(a["train_index"], b["train_index"]), "scratch and transfer see the same beats"
-        assert np.array_equal(a["train_index"], signals.budget_draw(train.y, 10, s))
+        assert np.array_equal(a["train_index"], data.draw_labels(train.y, 10, seed=s))
         assert np.bincount(train.y[a["train_index"]]).tolist() == [7, 3]  # stratified: 31 % of the training beats are MI
         assert a["proba_test"].shape == (100, 2) and a["proba_val"].shape == (20, 2)
         assert not np.allclose(a["proba_test"], b["proba_test"]), "transfer starts from other weights"
