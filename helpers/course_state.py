@@ -173,6 +173,13 @@ def describe_status(status: PrepareStatus) -> str:
     if status["state"] == "prepared":
         return "course cache: prepared (every lesson reads its trained models from it)"
     if status["state"] == "cold":
+        try:
+            filled = any(Path(status.get("cache", "")).iterdir())
+        except OSError:
+            filled = False
+        if filled:
+            return ("course cache: not prepared (it holds what earlier runs trained; `make prepare` or "
+                    "`python -m tools.course prepare` fills the rest)")
         return ("course cache: empty (nothing prepared yet; `make prepare` or "
                 "`python -m tools.course prepare` fills it)")
     where = (f"lesson {status.get('lesson_index', 0) + 1}/{status.get('lessons', '?')} {status.get('lesson', '')}, "

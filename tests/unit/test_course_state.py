@@ -22,6 +22,8 @@ def test_setup_in_a_lesson_folder_says_what_the_cold_cache_costs(tmp_path, monke
     line = course_state.cache_line(lesson)
     assert line.startswith("course cache: empty") and "`python -m tools.course prepare`" in line
     assert "2-core CPU" in line
+    (tmp_path / "cache" / "some-run").mkdir(parents=True)  # a lesson run by hand cached something
+    assert course_state.cache_line(lesson).startswith("course cache: not prepared (it holds what earlier runs")
     cold = course.cold_seconds()[lesson]
     assert course_state.minutes(cold) in line
     course_state.write_status({"state": "running", "pid": os.getpid(), "started": 0, "lessons": 6,
