@@ -106,6 +106,13 @@ def scores(root: Path, assignment: str) -> dict[str, dict[str, float]]:
         return out
 
 
+def graded(batch: tuple, assignment: str, student: str) -> tuple[dict[str, float], str]:
+    """One student's scores in a graded batch, and the end of its log, once grading itself went through."""
+    root, results = batch[0], batch[1]
+    assert results[student].ok, results[student].log[-3000:]
+    return scores(root, assignment)[student], results[student].log[-3000:]
+
+
 def outputs(root: Path, assignment: str, student: str) -> str:
     nb = nbformat.read(root / "autograded" / student / assignment / f"{assignment}.ipynb", as_version=4)
     text = []
@@ -226,11 +233,8 @@ def lesson_batch(env):
     ("numpy_patched", 0, True),    # the scan holds it for review
 ])
 def test_lesson01_exact_scores(lesson_batch, student, total, review):
-    root, results = lesson_batch
-    assert results[student].ok, results[student].log[-3000:]
-    got = scores(root, LESSON)[student]
-    assert got["total"] == total, (got, results[student].log[-2000:])
-    assert got["review"] is review, got
+    got, log = graded(lesson_batch, LESSON, student)
+    assert (got["total"], got["review"]) == (total, review), (got, log)
 
 
 @needs_bwrap
@@ -658,11 +662,8 @@ def attack_batch(env, cold_run):
     ("monkeypatch", 0, 0),        # ex 1 patches np.allclose at call time
 ])
 def test_in_kernel_tricks_score_zero(attack_batch, student, ex1, ex2):
-    root, results = attack_batch
-    assert results[student].ok, results[student].log[-3000:]
-    got = scores(root, LESSON05)[student]
-    assert (got["ex1_sens_spec_tests"], got["ex2_bootstrap_ci_tests"]) == (ex1, ex2), got
-    assert got["review"] is False, got
+    got, log = graded(attack_batch, LESSON05, student)
+    assert (got["ex1_sens_spec_tests"], got["ex2_bootstrap_ci_tests"], got["review"]) == (ex1, ex2, False), (got, log)
 
 
 @needs_bwrap
@@ -727,11 +728,8 @@ def issue20_batch(env):
     ("empty_answer", 4, 0),     # an empty array: refused before any comparison
 ])
 def test_attacks_on_the_grader_score_zero(issue20_batch, student, ex1, ex2):
-    root, results = issue20_batch
-    assert results[student].ok, results[student].log[-3000:]
-    got = scores(root, LESSON02)[student]
-    assert (got["ex1_conv2d_tests"], got["ex2_dense_tests"]) == (ex1, ex2), (got, results[student].log[-3000:])
-    assert got["review"] is False, got
+    got, log = graded(issue20_batch, LESSON02, student)
+    assert (got["ex1_conv2d_tests"], got["ex2_dense_tests"], got["review"]) == (ex1, ex2, False), (got, log)
 
 
 def hidden_lines(lesson: str) -> list[str]:
@@ -798,11 +796,8 @@ def model_batch(env, cold_run):
     ("trainable_swap", 4, 0),   # set_trainable that swaps the judge's check instead of unfreezing the base
 ])
 def test_model_and_in_place_attacks_score_zero_through_the_sandbox(model_batch, student, ex1, ex2):
-    root, results = model_batch
-    assert results[student].ok, results[student].log[-3000:]
-    got = scores(root, LESSON04)[student]
-    assert (got["ex1_build_finetune_tests"], got["ex2_set_trainable_tests"]) == (ex1, ex2), \
-        (got, results[student].log[-3000:])
+    got, log = graded(model_batch, LESSON04, student)
+    assert (got["ex1_build_finetune_tests"], got["ex2_set_trainable_tests"]) == (ex1, ex2), (got, log)
 
 
 # ------------------------- lesson 04: models leave the kernel as data (in process, as the kernel serves them)
@@ -844,11 +839,8 @@ def busy_batch(env, cold_run):
     ("always_equal_weights", 0),   # a plain dict of floats equal to anything: refused before any comparison
 ])
 def test_honest_answers_keep_full_marks_on_a_busy_machine_and_forged_dicts_score_zero(busy_batch, student, points):
-    root, results = busy_batch
-    assert results[student].ok, results[student].log[-3000:]
-    got = scores(root, LESSON06)[student]
-    assert got["ex_class_weights_tests"] == points, (got, results[student].log[-3000:])
-    assert got["review"] is False, got
+    got, log = graded(busy_batch, LESSON06, student)
+    assert (got["ex_class_weights_tests"], got["review"]) == (points, False), (got, log)
 
 
 @needs_bwrap
